@@ -1,0 +1,61 @@
+/**
+ * The queue port: how producers hand events to workers. It speaks in audit terms; the
+ * adapters (Redis Streams, in-process memory) own their connections and data structures.
+ * Every adapter passes `test/conformance/queue.test.ts`.
+ */
+
+/** One delivered queue entry. */
+export interface QueueEntry {
+  /** Adapter-assigned id, unique within the queue (Redis: the stream entry id). */
+  entryId: string;
+  /** The serialized `AuditEvent` (JSON text, hash included) exactly as enqueued. */
+  payload: string;
+  /** How many times this entry has been delivered, 1 on its first delivery. */
+  deliveries: number;
+}
+
+/** Per-payload result of {@link QueueAdapter.enqueue}. */
+export type EnqueueStatus = 'queued' | 'full';
+
+/** One dead-lettered entry, as listed by `auditline dlq`. */
+export interface DeadLetter {
+  /** Id within the dead-letter stream. */
+  deadId: string;
+  payload: string;
+  reason: string;
+  deliveries: number;
+  /** ISO-8601 time the entry was first dead-lettered. */
+  firstSeenAt: string;
+}
+
+export interface QueueAdapter {
+  /** Creates the stream and consumer group if they do not exist. Idempotent, safe to race. */
+  init(): Promise<void>;
+  /**
+   * Appends payloads in order, each only while the queue holds fewer entries than its cap;
+   * the check and the append are one atomic step. Resolves once the accepted entries are in
+   * the queue (one round trip for the whole array).
+   */
+  enqueue(payloads: readonly string[]): Promise<EnqueueStatus[]>;
+  /** Delivers up to `max` never-delivered entries to `consumer`, waiting up to `blockMs` for one. */
+  read(consumer: string, max: number, blockMs: number): Promise<QueueEntry[]>;
+  /**
+   * Transfers to `consumer` up to `max` entries that other consumers received at least
+   * `minIdleMs` ago without acknowledging them (a crashed or stuck worker's batch).
+   */
+  reclaim(consumer: string, minIdleMs: number, max: number): Promise<QueueEntry[]>;
+  /** Acknowledges and removes entries; call only after their rows are committed. */
+  ack(entryIds: readonly string[]): Promise<void>;
+  /** Entries in the queue: not yet delivered plus delivered and unacknowledged. */
+  depth(): Promise<number>;
+  /** Moves entries to the dead-letter stream with a reason, and removes them from the queue. */
+  deadLetter(entries: readonly QueueEntry[], reason: string): Promise<void>;
+  /** Lists dead letters, oldest first. */
+  listDeadLetters(max: number): Promise<DeadLetter[]>;
+  /** Removes dead letters by id. */
+  removeDeadLetters(deadIds: readonly string[]): Promise<void>;
+  /** Resolves when the backend answers; rejects otherwise. */
+  ping(): Promise<void>;
+  /** Releases connections. Pending reads resolve empty. */
+  close(): Promise<void>;
+}
