@@ -103,6 +103,19 @@ export class EventValidationError extends AuditError {
   }
 }
 
+/** Thrown by `logMany()` when some events of a batch are invalid; none of them was queued. */
+export class BatchValidationError extends AuditError {
+  readonly invalid: { index: number; issues: FieldIssue[] }[];
+
+  constructor(invalid: { index: number; issues: FieldIssue[] }[]) {
+    super(ErrorCodes.INVALID_EVENT, `${invalid.length} invalid event(s) in batch; none was queued`, {
+      details: { invalid },
+    });
+    this.name = 'BatchValidationError';
+    this.invalid = invalid;
+  }
+}
+
 /** Thrown when configuration is missing, contradictory or malformed. */
 export class ConfigError extends AuditError {
   constructor(message: string, options?: { cause?: unknown }) {
