@@ -1,0 +1,82 @@
+/**
+ * Wiring: builds the queue, the store and a logger from one configuration. Embedded mode
+ * (no REDIS_URL/DATABASE_URL) uses the in-process queue and PGlite and runs a worker in the
+ * same process; distributed mode uses Redis Streams and PostgreSQL.
+ */
+import type { AuditlineConfig } from './config.js';
+import type { AuditLogger } from './logger-types.js';
+import { type OverflowPolicy, Producer } from './producer.js';
+import { createQueue } from './queue/index.js';
+import type { QueueAdapter } from './queue/port.js';
+import { createStore } from './store/index.js';
+import type { StoreAdapter } from './store/port.js';
+import { Worker, type WorkerDeps } from './worker/worker.js';
+
+export interface Runtime {
+  config: Readonly<AuditlineConfig>;
+  queue: QueueAdapter;
+  store: StoreAdapter;
+  logger: AuditLogger & Producer;
+  /** The in-process worker (embedded mode, or when asked for). */
+  worker: Worker | null;
+  /** Stops the worker (flushing), closes the logger, the queue and the store. */
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Run a worker in this process. Default: true in embedded mode, false otherwise. */
+  worker?: boolean;
+  /** Run migrations on start. Default: `config.autoMigrate`. */
+  migrate?: boolean;
+  /** Worker hooks (metrics). */
+  onFlush?: WorkerDeps['onFlush'];
+  onError?: WorkerDeps['onError'];
+}
+
+/** The seed's behaviour when the queue is full: critical events go straight to the store, others are dropped. */
+export const DEFAULT_OVERFLOW: Record<string, OverflowPolicy> = { critical: 'direct' };
+
+export async function createRuntime(config: Readonly<AuditlineConfig>, options: RuntimeOptions = {}): Promise<Runtime> {
+  const store = await createStore(config);
+  const q = await (async (): Promise<QueueAdapter> => {
+    let queue: QueueAdapter | undefined;
+    try {
+      if (options.migrate ?? config.autoMigrate) await store.migrate();
+      queue = await createQueue(config);
+      await queue.init();
+      return queue;
+    } catch (err) {
+      await queue?.close().catch(() => {});
+      await store.close().catch(() => {});
+      throw err;
+    }
+  })();
+  const logger = new Producer({
+    config,
+    queue: q,
+    // One process, one store: direct writes share the adapter (PGlite is single-connection;
+    // a pg pool hands out a connection of its own, never the caller's transaction).
+    directStore: async () => ({ append: (events) => store.append(events), close: async () => {} }),
+    overflow: DEFAULT_OVERFLOW,
+  });
+  const runWorker = options.worker ?? config.mode === 'embedded';
+  const worker = runWorker ? new Worker({ queue: q, store, config, onFlush: options.onFlush, onError: options.onError }) : null;
+  worker?.start();
+  let closing: Promise<void> | null = null;
+  return {
+    config,
+    queue: q,
+    store,
+    logger,
+    worker,
+    close() {
+      closing ??= (async () => {
+        await logger.close();
+        await worker?.stop();
+        await q.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

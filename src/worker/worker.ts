@@ -1,0 +1,281 @@
+/**
+ * The worker: drains the queue into the store.
+ *
+ * Loop: read up to the adaptive batch size, keep reading until the batch is full or the
+ * oldest entry has waited `batchMaxWaitMs`, then flush. Flushes run concurrently with the
+ * next read (up to `maxConcurrentFlushes`), so the queue round trip overlaps the database
+ * write. Entries are acknowledged (and removed) only after their rows are committed; a
+ * worker that dies mid-batch leaves them pending, and a live worker reclaims them after
+ * `visibilityTimeoutMs`. Redelivery is harmless: the store inserts each event id once.
+ */
+import type { AuditlineConfig } from '../config.js';
+import type { AuditEvent } from '../core/event.js';
+import type { QueueAdapter, QueueEntry } from '../queue/port.js';
+import type { StoreAdapter } from '../store/port.js';
+import { BatchSizer } from './batch-size.js';
+import { backoffMs, classifyError } from './classify.js';
+
+/** What a worker reports after each committed flush (for metrics). */
+export interface FlushReport {
+  events: number;
+  inserted: number;
+  duplicates: number;
+  elapsedMs: number;
+  /** Milliseconds from the oldest event's created_at to commit. */
+  maxLagMs: number;
+}
+
+export interface WorkerStats {
+  batches: number;
+  inserted: number;
+  duplicates: number;
+  retries: number;
+  reclaimed: number;
+  deadLettered: number;
+  lastFlushMs: number;
+  batchSize: number;
+}
+
+export interface WorkerDeps {
+  queue: QueueAdapter;
+  store: StoreAdapter;
+  config: Pick<
+    AuditlineConfig,
+    | 'batchMaxWaitMs'
+    | 'batchMinSize'
+    | 'batchMaxSize'
+    | 'targetFlushMs'
+    | 'visibilityTimeoutMs'
+    | 'shutdownTimeoutMs'
+    | 'consumerName'
+  > & { maxDeliveries?: number; maxConcurrentFlushes?: number };
+  /** Called after each committed flush. Must not throw. */
+  onFlush?: (report: FlushReport) => void;
+  /** Called for errors the worker handles (retries, dead letters). Must not throw. */
+  onError?: (err: unknown, context: string) => void;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class Worker {
+  private readonly sizer: BatchSizer;
+  private readonly consumer: string;
+  private readonly maxDeliveries: number;
+  private readonly maxConcurrent: number;
+  private stopping = false;
+  private loopDone: Promise<void> | null = null;
+  private readonly inflight = new Set<Promise<void>>();
+  private lastReclaimAt = 0;
+  private lastDepthAt = 0;
+  readonly stats: WorkerStats = {
+    batches: 0,
+    inserted: 0,
+    duplicates: 0,
+    retries: 0,
+    reclaimed: 0,
+    deadLettered: 0,
+    lastFlushMs: 0,
+    batchSize: 0,
+  };
+
+  constructor(private readonly deps: WorkerDeps) {
+    const c = deps.config;
+    this.sizer = new BatchSizer({ minSize: c.batchMinSize, maxSize: c.batchMaxSize, targetFlushMs: c.targetFlushMs });
+    this.consumer = c.consumerName;
+    this.maxDeliveries = c.maxDeliveries ?? 5;
+    this.maxConcurrent = c.maxConcurrentFlushes ?? 2;
+  }
+
+  /** Starts the loop (idempotent). */
+  start(): void {
+    if (this.loopDone) return;
+    this.stopping = false;
+    this.loopDone = this.run();
+  }
+
+  /**
+   * Stops reading, commits and acknowledges what it holds, and resolves. A flush that
+   * cannot commit within `shutdownTimeoutMs` (database down) is abandoned unacknowledged;
+   * its entries stay pending and another worker reclaims them.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (!this.loopDone) return;
+    const timeout = sleep(this.deps.config.shutdownTimeoutMs).then(() => 'timeout' as const);
+    await Promise.race([this.loopDone, timeout]);
+  }
+
+  private async run(): Promise<void> {
+    await this.deps.queue.init();
+    while (!this.stopping) {
+      try {
+        await this.maybeReclaim();
+        await this.maybeObserveDepth();
+        const batch = await this.collect();
+        if (batch.length === 0) continue;
+        const flush = this.flush(batch).finally(() => this.inflight.delete(flush));
+        this.inflight.add(flush);
+        if (this.inflight.size >= this.maxConcurrent) await Promise.race(this.inflight);
+      } catch (err) {
+        // Queue unreachable: back off and try again; nothing is lost (entries stay in Redis).
+        this.report(err, 'read');
+        await sleep(backoffMs(3, 100, 2000));
+      }
+    }
+    await Promise.all(this.inflight);
+  }
+
+  /** Reads until the batch is full or its first entry has waited batchMaxWaitMs. */
+  private async collect(): Promise<QueueEntry[]> {
+    const limit = this.sizer.current();
+    this.stats.batchSize = limit;
+    const { batchMaxWaitMs } = this.deps.config;
+    const blockMs = Math.min(batchMaxWaitMs, 1000);
+    const batch = await this.deps.queue.read(this.consumer, limit, blockMs);
+    if (batch.length === 0 || batch.length >= limit) return batch;
+    const deadline = Date.now() + batchMaxWaitMs;
+    while (batch.length < limit && !this.stopping) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const more = await this.deps.queue.read(this.consumer, limit - batch.length, Math.min(left, blockMs));
+      batch.push(...more);
+    }
+    return batch;
+  }
+
+  private async maybeReclaim(): Promise<void> {
+    const { visibilityTimeoutMs } = this.deps.config;
+    const now = Date.now();
+    if (now - this.lastReclaimAt < visibilityTimeoutMs / 2) return;
+    this.lastReclaimAt = now;
+    const entries = await this.deps.queue.reclaim(this.consumer, visibilityTimeoutMs, this.sizer.current());
+    if (entries.length === 0) return;
+    this.stats.reclaimed += entries.length;
+    const tooMany = entries.filter((e) => e.deliveries > this.maxDeliveries);
+    if (tooMany.length > 0) {
+      await this.deadLetter(tooMany, `delivered more than ${this.maxDeliveries} times`);
+    }
+    const rest = entries.filter((e) => e.deliveries <= this.maxDeliveries);
+    if (rest.length > 0) await this.flush(rest);
+  }
+
+  private async maybeObserveDepth(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastDepthAt < 1000) return;
+    this.lastDepthAt = now;
+    this.sizer.observeBacklog(await this.deps.queue.depth());
+  }
+
+  /** Commits a batch (retrying, isolating poison events), then acknowledges it. */
+  private async flush(entries: QueueEntry[]): Promise<void> {
+    const started = performance.now();
+    const parsed: { entry: QueueEntry; event: AuditEvent }[] = [];
+    const unparseable: QueueEntry[] = [];
+    for (const entry of entries) {
+      try {
+        parsed.push({ entry, event: JSON.parse(entry.payload) as AuditEvent });
+      } catch {
+        unparseable.push(entry);
+      }
+    }
+    if (unparseable.length > 0) await this.deadLetter(unparseable, 'payload is not valid JSON');
+    const committed = await this.commit(parsed);
+    if (committed === null) return; // stopping while the store is down: leave entries pending
+    const elapsedMs = performance.now() - started;
+    this.stats.batches++;
+    this.stats.lastFlushMs = elapsedMs;
+    this.sizer.observeFlush(entries.length, this.stats.batchSize, elapsedMs);
+    const oldest = parsed.reduce((min, p) => Math.min(min, Date.parse(p.event.created_at)), Date.now());
+    try {
+      this.deps.onFlush?.({ ...committed, events: parsed.length, elapsedMs, maxLagMs: Date.now() - oldest });
+    } catch {
+      // metrics must never break the write path
+    }
+  }
+
+  /**
+   * Appends and acknowledges `items`. Transient failures are retried with backoff for as
+   * long as it takes (until stop); a data error splits the batch in halves until the
+   * offending events are isolated and dead-lettered, so the rest commit.
+   * Returns null when it gave up because the worker is stopping.
+   */
+  private async commit(
+    items: { entry: QueueEntry; event: AuditEvent }[],
+  ): Promise<{ inserted: number; duplicates: number } | null> {
+    if (items.length === 0) return { inserted: 0, duplicates: 0 };
+    let attempt = 0;
+    let unknownFailures = 0;
+    for (;;) {
+      let result: { inserted: number; duplicates: number };
+      try {
+        result = await this.deps.store.append(items.map((i) => i.event));
+      } catch (err) {
+        const kind = classifyError(err);
+        this.report(err, `append (${kind}, ${items.length} events)`);
+        if (kind === 'unknown') unknownFailures++;
+        if (kind === 'data' || unknownFailures >= 3) return this.bisect(items, err);
+        if (this.stopping && attempt >= 1) return null;
+        this.stats.retries++;
+        await sleep(backoffMs(attempt++));
+        continue;
+      }
+      this.stats.inserted += result.inserted;
+      this.stats.duplicates += result.duplicates;
+      await this.ack(items.map((i) => i.entry.entryId));
+      return result;
+    }
+  }
+
+  private async bisect(
+    items: { entry: QueueEntry; event: AuditEvent }[],
+    err: unknown,
+  ): Promise<{ inserted: number; duplicates: number } | null> {
+    if (items.length === 1) {
+      const message = err instanceof Error ? err.message : String(err);
+      await this.deadLetter([items[0]!.entry], `store rejected the event: ${message}`);
+      return { inserted: 0, duplicates: 0 };
+    }
+    const mid = Math.ceil(items.length / 2);
+    const left = await this.commit(items.slice(0, mid));
+    if (left === null) return null;
+    const right = await this.commit(items.slice(mid));
+    if (right === null) return null;
+    return { inserted: left.inserted + right.inserted, duplicates: left.duplicates + right.duplicates };
+  }
+
+  /** Acknowledges committed entries; retried, because an unacked entry is redelivered (harmless but wasteful). */
+  private async ack(ids: string[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.deps.queue.ack(ids);
+        return;
+      } catch (err) {
+        this.report(err, 'ack');
+        if (this.stopping && attempt >= 2) return; // rows are committed; redelivery is deduplicated
+        await sleep(backoffMs(attempt, 50, 2000));
+      }
+    }
+  }
+
+  private async deadLetter(entries: QueueEntry[], reason: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.deps.queue.deadLetter(entries, reason);
+        this.stats.deadLettered += entries.length;
+        return;
+      } catch (err) {
+        this.report(err, 'dead-letter');
+        if (this.stopping && attempt >= 2) return; // entries stay pending and are retried later
+        await sleep(backoffMs(attempt, 50, 2000));
+      }
+    }
+  }
+
+  private report(err: unknown, context: string): void {
+    try {
+      this.deps.onError?.(err, context);
+    } catch {
+      // reporting must never break the worker
+    }
+  }
+}
