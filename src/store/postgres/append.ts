@@ -1,0 +1,70 @@
+/**
+ * The idempotent batch inserts measured by `bench/store-append.ts`. Each runs inside a
+ * transaction the caller opened on `client`, expects events sorted by id, and returns the
+ * number of rows inserted (the rest were already stored).
+ */
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { AuditEvent } from '../../core/event.js';
+import {
+  eventToTextColumns,
+  eventToTextRow,
+  INSERT_COLUMNS,
+  insertFromStagingSql,
+  stagingTableSql,
+  unnestInsertSql,
+} from '../sql.js';
+
+/** How `append` moves a batch into audit_logs. */
+export type AppendMethod = 'copy' | 'unnest';
+
+/** Escapes one value for COPY's text format (backslash, and the row/column delimiters). */
+export function copyTextValue(v: string | null): string {
+  if (v === null) return '\\N';
+  // Fast path: most values contain none of the special characters.
+  if (!/[\\\n\r\t]/.test(v)) return v;
+  return v.replace(/[\\\n\r\t]/g, (c) =>
+    c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t',
+  );
+}
+
+/** The batch as COPY text-format lines. */
+export function copyText(events: readonly AuditEvent[]): string {
+  let out = '';
+  for (const e of events) out += `${eventToTextRow(e).map(copyTextValue).join('\t')}\n`;
+  return out;
+}
+
+const STAGE = 'auditline_stage';
+
+/**
+ * (a) COPY into a transaction-local temp table, then INSERT … SELECT … ON CONFLICT DO
+ * NOTHING. `ON COMMIT DROP` keeps it free of session state (safe on a transaction pooler).
+ */
+export async function appendByCopy(
+  client: pg.PoolClient,
+  schema: string,
+  events: AuditEvent[],
+): Promise<number> {
+  await client.query(stagingTableSql(STAGE));
+  const stream = client.query(copyFrom(`COPY ${STAGE} (${INSERT_COLUMNS.join(', ')}) FROM STDIN`));
+  await pipeline(
+    (async function* () {
+      yield copyText(events);
+    })(),
+    stream,
+  );
+  const res = await client.query(insertFromStagingSql(schema, STAGE));
+  return res.rowCount ?? 0;
+}
+
+/** (b) One INSERT … SELECT FROM unnest(text[] per column) … ON CONFLICT DO NOTHING. */
+export async function appendByUnnest(
+  client: pg.PoolClient,
+  schema: string,
+  events: AuditEvent[],
+): Promise<number> {
+  const res = await client.query(unnestInsertSql(schema), eventToTextColumns(events));
+  return res.rowCount ?? 0;
+}
