@@ -1,0 +1,79 @@
+/**
+ * The queue's Lua scripts, kept as files in `./lua/` named `<name>-<numKeys>.lua` (bullmq's
+ * convention). They are read once per process, on first use, and registered on each
+ * connection with ioredis `defineCommand`, which calls them by SHA (EVALSHA) and loads them
+ * on NOSCRIPT. The directory is resolved from this module's URL, so the same code finds
+ * `src/queue/redis/lua` under tsx and `dist/queue/redis/lua` after `npm run build`
+ * (scripts/copy-assets.mjs copies it).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+/** One script file. */
+export interface LuaScript {
+  /** Command name registered on the connection, e.g. `enqueue` for `enqueue-1.lua`. */
+  name: string;
+  numberOfKeys: number;
+  lua: string;
+}
+
+/** The registered commands, as callable on a connection after {@link defineQueueCommands}. */
+export interface QueueCommands {
+  /** enqueue-1.lua: resolves the number of leading payloads appended. */
+  enqueue(stream: string, cap: number, ...payloads: string[]): Promise<number>;
+  /** ack-1.lua: resolves the number of entries deleted. */
+  ack(stream: string, group: string, ...ids: string[]): Promise<number>;
+  /** reclaim-1.lua: resolves `[id, payload, deliveries, …]`. */
+  reclaim(
+    stream: string,
+    group: string,
+    consumer: string,
+    minIdleMs: number,
+    max: number,
+  ): Promise<(string | number)[]>;
+  /** deadletter-2.lua: resolves the number of entries moved. */
+  deadletter(
+    stream: string,
+    dead: string,
+    group: string,
+    reason: string,
+    firstSeenIso: string,
+    ...idDeliveryPairs: (string | number)[]
+  ): Promise<number>;
+}
+
+const LUA_DIR = new URL('./lua/', import.meta.url);
+const FILE_RE = /^([a-z][a-z0-9]*)-(\d+)\.lua$/;
+const REQUIRED: readonly (keyof QueueCommands)[] = ['enqueue', 'ack', 'reclaim', 'deadletter'];
+
+let cache: readonly LuaScript[] | undefined;
+
+/** Reads every script in the `lua` directory (once per process). */
+export function loadScripts(): readonly LuaScript[] {
+  if (cache) return cache;
+  const scripts: LuaScript[] = [];
+  for (const file of readdirSync(LUA_DIR).sort()) {
+    const m = FILE_RE.exec(file);
+    if (!m) continue;
+    scripts.push({
+      name: m[1]!,
+      numberOfKeys: Number(m[2]),
+      lua: readFileSync(new URL(file, LUA_DIR), 'utf8'),
+    });
+  }
+  // A missing file would otherwise surface later as "x is not a function" mid-request.
+  const missing = REQUIRED.filter((name) => !scripts.some((s) => s.name === name));
+  if (missing.length > 0) {
+    throw new Error(`queue Lua scripts missing from ${LUA_DIR.pathname}: ${missing.join(', ')}`);
+  }
+  cache = Object.freeze(scripts);
+  return cache;
+}
+
+/** Registers the scripts on a connection and returns it typed with the script commands. */
+export function defineQueueCommands(redis: Redis): Redis & QueueCommands {
+  for (const s of loadScripts()) {
+    redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+  }
+  return redis as Redis & QueueCommands;
+}
