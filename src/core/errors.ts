@@ -40,6 +40,8 @@ export const ErrorCodes = {
   UNAUTHORIZED: 'AUDIT_ERR_UNAUTHORIZED',
   NOT_FOUND: 'AUDIT_ERR_NOT_FOUND',
   INVALID_QUERY: 'AUDIT_ERR_INVALID_QUERY',
+  /** Any other malformed HTTP request (e.g. a body shorter than its Content-Length). */
+  BAD_REQUEST: 'AUDIT_ERR_BAD_REQUEST',
   // --- runtime ---
   CONFIG: 'AUDIT_ERR_CONFIG',
   CLOSED: 'AUDIT_ERR_CLOSED',
@@ -48,6 +50,12 @@ export const ErrorCodes = {
   NOT_READY: 'AUDIT_ERR_NOT_READY',
   MIGRATION: 'AUDIT_ERR_MIGRATION',
   INTERNAL: 'AUDIT_ERR_INTERNAL',
+  // --- disk journal ---
+  JOURNAL_LOCKED: 'AUDIT_ERR_JOURNAL_LOCKED',
+  JOURNAL_FULL: 'AUDIT_ERR_JOURNAL_FULL',
+  JOURNAL_RECORD_TOO_LARGE: 'AUDIT_ERR_JOURNAL_RECORD_TOO_LARGE',
+  JOURNAL_ACK_ORDER: 'AUDIT_ERR_JOURNAL_ACK_ORDER',
+  JOURNAL_IO: 'AUDIT_ERR_JOURNAL_IO',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -58,6 +66,7 @@ const httpStatusByCode: Partial<Record<ErrorCode, number>> = {
   AUDIT_ERR_BATCH_EMPTY: 400,
   AUDIT_ERR_MALFORMED_JSON: 400,
   AUDIT_ERR_INVALID_QUERY: 400,
+  AUDIT_ERR_BAD_REQUEST: 400,
   AUDIT_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   AUDIT_ERR_BODY_TOO_LARGE: 413,
   AUDIT_ERR_UNAUTHORIZED: 401,
@@ -66,6 +75,7 @@ const httpStatusByCode: Partial<Record<ErrorCode, number>> = {
   AUDIT_ERR_STORE_UNAVAILABLE: 503,
   AUDIT_ERR_NOT_READY: 503,
   AUDIT_ERR_CLOSED: 503,
+  AUDIT_ERR_JOURNAL_FULL: 503,
 };
 
 /** Base class of every error auditline throws. */
