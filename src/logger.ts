@@ -56,7 +56,7 @@ export function createAuditLogger(options: AuditLoggerOptions = {}): AuditLogger
       config,
       queue,
       // Producers rarely write directly; open one small pool only when they must.
-      directStore: () => createStore({ ...config, pgPoolSize: 1 }),
+      directStore: async () => createStore({ ...config, pgPoolSize: 1 }),
       overflow: overflow ?? DEFAULT_OVERFLOW,
       onClose: () => queue.close(),
     });

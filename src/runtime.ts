@@ -36,7 +36,10 @@ export interface RuntimeOptions {
 /** The seed's behaviour when the queue is full: critical events go straight to the store, others are dropped. */
 export const DEFAULT_OVERFLOW: Record<string, OverflowPolicy> = { critical: 'direct' };
 
-export async function createRuntime(config: Readonly<AuditlineConfig>, options: RuntimeOptions = {}): Promise<Runtime> {
+export async function createRuntime(
+  config: Readonly<AuditlineConfig>,
+  options: RuntimeOptions = {},
+): Promise<Runtime> {
   const store = await createStore(config);
   const q = await (async (): Promise<QueueAdapter> => {
     let queue: QueueAdapter | undefined;
@@ -60,7 +63,15 @@ export async function createRuntime(config: Readonly<AuditlineConfig>, options: 
     overflow: DEFAULT_OVERFLOW,
   });
   const runWorker = options.worker ?? config.mode === 'embedded';
-  const worker = runWorker ? new Worker({ queue: q, store, config, onFlush: options.onFlush, onError: options.onError }) : null;
+  const worker = runWorker
+    ? new Worker({
+        queue: q,
+        store,
+        config: { ...config, drainOnStop: config.mode === 'embedded' },
+        onFlush: options.onFlush,
+        onError: options.onError,
+      })
+    : null;
   worker?.start();
   let closing: Promise<void> | null = null;
   return {

@@ -48,7 +48,15 @@ export interface WorkerDeps {
     | 'visibilityTimeoutMs'
     | 'shutdownTimeoutMs'
     | 'consumerName'
-  > & { maxDeliveries?: number; maxConcurrentFlushes?: number };
+  > & {
+    maxDeliveries?: number;
+    maxConcurrentFlushes?: number;
+    /**
+     * Drain the queue completely before stop() resolves. Set for the in-process queue of
+     * embedded mode, which does not outlive the process; a Redis stream does.
+     */
+    drainOnStop?: boolean;
+  };
   /** Called after each committed flush. Must not throw. */
   onFlush?: (report: FlushReport) => void;
   /** Called for errors the worker handles (retries, dead letters). Must not throw. */
@@ -80,7 +88,11 @@ export class Worker {
 
   constructor(private readonly deps: WorkerDeps) {
     const c = deps.config;
-    this.sizer = new BatchSizer({ minSize: c.batchMinSize, maxSize: c.batchMaxSize, targetFlushMs: c.targetFlushMs });
+    this.sizer = new BatchSizer({
+      minSize: c.batchMinSize,
+      maxSize: c.batchMaxSize,
+      targetFlushMs: c.targetFlushMs,
+    });
     this.consumer = c.consumerName;
     this.maxDeliveries = c.maxDeliveries ?? 5;
     this.maxConcurrent = c.maxConcurrentFlushes ?? 2;
@@ -101,13 +113,15 @@ export class Worker {
   async stop(): Promise<void> {
     this.stopping = true;
     if (!this.loopDone) return;
+    if (this.deps.config.drainOnStop) return this.loopDone;
     const timeout = sleep(this.deps.config.shutdownTimeoutMs).then(() => 'timeout' as const);
     await Promise.race([this.loopDone, timeout]);
   }
 
   private async run(): Promise<void> {
     await this.deps.queue.init();
-    while (!this.stopping) {
+    for (;;) {
+      if (this.stopping && !(await this.mustDrain())) break;
       try {
         await this.maybeReclaim();
         await this.maybeObserveDepth();
@@ -123,6 +137,17 @@ export class Worker {
       }
     }
     await Promise.all(this.inflight);
+  }
+
+  /** While stopping with drainOnStop: true as long as entries remain (in flight ones included). */
+  private async mustDrain(): Promise<boolean> {
+    if (!this.deps.config.drainOnStop) return false;
+    await Promise.all(this.inflight);
+    try {
+      return (await this.deps.queue.depth()) > 0;
+    } catch {
+      return false;
+    }
   }
 
   /** Reads until the batch is full or its first entry has waited batchMaxWaitMs. */
@@ -214,7 +239,7 @@ export class Worker {
         this.report(err, `append (${kind}, ${items.length} events)`);
         if (kind === 'unknown') unknownFailures++;
         if (kind === 'data' || unknownFailures >= 3) return this.bisect(items, err);
-        if (this.stopping && attempt >= 1) return null;
+        if (this.stopping && attempt >= 1 && !this.deps.config.drainOnStop) return null;
         this.stats.retries++;
         await sleep(backoffMs(attempt++));
         continue;
