@@ -63,7 +63,9 @@ export async function deliver(
   const opts: DeliveryOptions = { ...DEFAULT_DELIVERY, ...options };
   let last: DeliveryResult = { ok: false, attempts: 0, error: 'not attempted' };
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
-    if (attempt > 0) await sleepMs(backoffMs(attempt - 1, opts), undefined, { ref: false });
+    // Ref'd on purpose: the wait is bounded by maxDelayMs, and an unref'd one would let a
+    // process exit with an alert half-delivered.
+    if (attempt > 0) await sleepMs(backoffMs(attempt - 1, opts));
     try {
       const res = await fetch(req.url, {
         method: 'POST',
