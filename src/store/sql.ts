@@ -97,7 +97,7 @@ export function sortedById(events: readonly AuditEvent[]): AuditEvent[] {
  * the batch (see {@link eventToTextColumns}). Returns one row per inserted event.
  */
 export function unnestInsertSql(schema: string): string {
-  const params = INSERT_COLUMNS.map((c, i) => `$${i + 1}::text[]`).join(', ');
+  const params = INSERT_COLUMNS.map((_c, i) => `$${i + 1}::text[]`).join(', ');
   const select = INSERT_COLUMNS.map((c) => castFromText(c, `u.${c}`)).join(', ');
   return (
     `INSERT INTO "${schema}".audit_logs (${INSERT_COLUMNS.join(', ')}) ` +
