@@ -11,6 +11,7 @@
  * Hashing the event hash rather than the canonical JSON keeps proofs small and lets a
  * verifier rebuild a block's root from the `hash` column alone.
  */
+import * as nodeCrypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 
 /** Byte length of every hash in the tree (SHA-256). */
@@ -24,14 +25,22 @@ const NODE_PREFIX = Buffer.from([0x01]);
 /** `SHA-256("")`: the RFC 6962 Merkle Tree Hash of the empty tree. */
 export const EMPTY_TREE_ROOT: Buffer = createHash('sha256').digest();
 
+// One-shot crypto.hash (Node ≥ 20.12) is about 4× faster than a Hash object per call, which
+// dominates a tree of small inputs (a 5000-event flush is ~10,000 hashes). package.json
+// allows Node 20.10, which lacks it, hence the fallback.
+const sha256: (data: Uint8Array) => Buffer =
+  typeof nodeCrypto.hash === 'function'
+    ? (data) => nodeCrypto.hash('sha256', data, 'buffer')
+    : (data) => createHash('sha256').update(data).digest();
+
 /** The RFC 6962 leaf hash `SHA-256(0x00 ‖ data)`. */
 export function leafHash(data: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  return sha256(Buffer.concat([LEAF_PREFIX, data]));
 }
 
 /** The RFC 6962 interior node hash `SHA-256(0x01 ‖ left ‖ right)`. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  return sha256(Buffer.concat([NODE_PREFIX, left, right]));
 }
 
 /**
