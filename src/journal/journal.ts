@@ -18,11 +18,11 @@ import { join } from 'node:path';
 import { AuditError, ErrorCodes } from '../core/errors.js';
 import { comparePositions, type Position, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { acquireDirLock, type DirLock } from './lock.js';
-import { decodeAt, encodeRecord, HEADER_BYTES } from './record.js';
-import { listSegments, readRange, type Segment, segmentName } from './segments.js';
+import { SegmentReader } from './reader.js';
+import { encodeRecord, HEADER_BYTES } from './record.js';
+import { listSegments, type Segment, segmentName } from './segments.js';
 import type {
   AppendResult,
-  CorruptionReport,
   FsyncPolicy,
   JournalCounters,
   JournalOptions,
@@ -44,20 +44,12 @@ interface Batch extends ReplayBatch {
   count: number;
 }
 
-interface ScanResult {
-  records: JournalRecord[];
-  count: number;
-  end: Position;
-  firstAt: number | null;
-}
-
 /** A disk spill journal on one directory; create with {@link Journal.open}. */
 export class Journal {
   readonly dir: string;
   readonly fsyncPolicy: FsyncPolicy;
   private readonly maxSegmentBytes: number;
   private readonly maxTotalBytes: number;
-  private readonly onCorruption: (r: CorruptionReport) => void;
   private readonly now: () => number;
 
   private segments: Segment[] = [];
@@ -69,8 +61,7 @@ export class Journal {
   private readPos: Position = { segment: 0, offset: 0 };
   private outstanding: Batch[] = [];
   private pending = 0;
-  private readonly reported = new Set<string>();
-  private window: { segment: number; start: number; buf: Buffer } | null = null;
+  private readonly reader: SegmentReader;
   /** appendedAt of the oldest pending record; `undefined` = not known, look it up. */
   private oldestAt: number | null | undefined = undefined;
   private readonly counters: JournalCounters = {
@@ -101,13 +92,14 @@ export class Journal {
     this.maxSegmentBytes = opts.maxSegmentBytes ?? 16 * MiB;
     this.maxTotalBytes = opts.maxTotalBytes ?? 1024 * MiB;
     this.now = opts.now ?? Date.now;
-    this.onCorruption =
+    const onCorruption =
       opts.onCorruption ??
       ((r) =>
         process.emitWarning(
           `auditline journal: skipped ${r.skippedBytes} corrupt byte(s) (${r.reason}) at ${r.file}:${r.offset}`,
           { code: 'AUDITLINE_JOURNAL_CORRUPT' },
         ));
+    this.reader = new SegmentReader(() => this.segments, this.counters, onCorruption);
   }
 
   /**
@@ -154,9 +146,14 @@ export class Journal {
     this.totalBytes = all.reduce((n, s) => n + s.size, 0);
     await this.deleteAcknowledged();
     this.readPos = this.ackPos;
-    const scan = await this.scan(this.ackPos, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, false);
+    const scan = await this.reader.scan(
+      this.ackPos,
+      Number.POSITIVE_INFINITY,
+      Number.POSITIVE_INFINITY,
+      false,
+    );
     this.pending = scan.count;
-    this.window = null;
+    this.reader.dropWindow();
   }
 
   // ---------------------------------------------------------------- append
@@ -324,7 +321,7 @@ export class Journal {
   read(maxRecords = 500, maxPayloadBytes = 4 * MiB): Promise<ReplayBatch | null> {
     if (this.closed) return Promise.reject(new AuditError(ErrorCodes.CLOSED, 'journal is closed'));
     const next = this.readChain.then(async () => {
-      const scan = await this.scan(this.readPos, Math.max(1, maxRecords), maxPayloadBytes, true);
+      const scan = await this.reader.scan(this.readPos, Math.max(1, maxRecords), maxPayloadBytes, true);
       if (comparePositions(scan.end, this.readPos) === 0) return null;
       this.readPos = scan.end;
       const batch: Batch = { records: scan.records, end: scan.end, count: scan.count };
@@ -425,74 +422,8 @@ export class Journal {
       });
       this.segments.shift();
       this.totalBytes -= s.size;
-      if (this.window?.segment === s.num) this.window = null;
+      this.reader.dropWindow(s.num);
     }
-  }
-
-  /** Walks records from `from`; a pure read except for reporting corruption (once per region). */
-  private async scan(
-    from: Position,
-    maxRecords: number,
-    maxBytes: number,
-    decode: boolean,
-  ): Promise<ScanResult> {
-    const out: ScanResult = { records: [], count: 0, end: from, firstAt: null };
-    let pos = from;
-    let bytes = 0;
-    while (out.count < maxRecords && bytes < maxBytes) {
-      const seg = this.segments.find((s) => s.num >= pos.segment);
-      if (!seg) break;
-      if (seg.num !== pos.segment) pos = { segment: seg.num, offset: 0 };
-      if (pos.offset >= seg.size) {
-        if (!seg.sealed) break;
-        pos = { segment: seg.num + 1, offset: 0 };
-        out.end = pos;
-        continue;
-      }
-      const w = await this.windowFor(seg, pos.offset);
-      const item = decodeAt(w.buf, pos.offset - w.start);
-      if (!item) break;
-      if (item.kind === 'corrupt') {
-        this.report(seg, w.start + item.offset, item.next - item.offset, item.reason);
-      } else {
-        out.count++;
-        out.firstAt ??= item.appendedAt;
-        bytes += item.next - item.payloadStart;
-        if (decode) {
-          out.records.push({
-            payload: w.buf.toString('utf8', item.payloadStart, item.next),
-            appendedAt: item.appendedAt,
-            position: pos,
-          });
-        }
-      }
-      pos = { segment: seg.num, offset: w.start + item.next };
-      out.end = pos;
-    }
-    return out;
-  }
-
-  /** A buffer covering `[offset, seg.size)`, reused while it still ends where the segment does. */
-  private async windowFor(seg: Segment, offset: number): Promise<{ start: number; buf: Buffer }> {
-    const w = this.window;
-    if (w && w.segment === seg.num && w.start <= offset && w.start + w.buf.length === seg.size) return w;
-    const buf = await readRange(seg.path, offset, seg.size);
-    this.window = { segment: seg.num, start: offset, buf };
-    return this.window;
-  }
-
-  private report(
-    seg: Segment,
-    offset: number,
-    skippedBytes: number,
-    reason: CorruptionReport['reason'],
-  ): void {
-    const key = `${seg.num}:${offset}`;
-    if (this.reported.has(key)) return;
-    this.reported.add(key);
-    this.counters.corruptRegions++;
-    this.counters.corruptBytes += skippedBytes;
-    this.onCorruption({ file: seg.path, offset, skippedBytes, reason });
   }
 
   // ---------------------------------------------------------------- status and close
@@ -501,7 +432,7 @@ export class Journal {
   async status(): Promise<JournalStatus> {
     if (this.pending === 0) this.oldestAt = null;
     else if (this.oldestAt === undefined && !this.closed) {
-      this.oldestAt = (await this.scan(this.ackPos, 1, Number.POSITIVE_INFINITY, false)).firstAt;
+      this.oldestAt = (await this.reader.scan(this.ackPos, 1, Number.POSITIVE_INFINITY, false)).firstAt;
     }
     const oldestRecordAt = this.oldestAt == null ? null : new Date(this.oldestAt);
     return {
@@ -532,7 +463,7 @@ export class Journal {
       await this.ackChain;
       await this.sealActive(this.fsyncPolicy !== 'never');
     } finally {
-      this.window = null;
+      this.reader.dropWindow();
       await this.lock.release();
     }
   }
