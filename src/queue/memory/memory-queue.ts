@@ -32,6 +32,8 @@ interface Waiter {
 // The unread list is an array consumed from `head`; it is compacted once this many
 // consumed slots accumulate, so reads stay O(1) without shift()'s O(n) copies.
 const COMPACT_AT = 1024;
+// setTimeout fires at once (with a warning) for delays above 2^31 - 1 ms.
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * {@link QueueAdapter} held in memory. Entries do not survive the process: embedded mode
@@ -91,10 +93,13 @@ export class MemoryQueue implements QueueAdapter {
       const waiter: Waiter = {
         max,
         resolve,
-        timer: setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          resolve([]);
-        }, blockMs),
+        timer: setTimeout(
+          () => {
+            this.waiters = this.waiters.filter((w) => w !== waiter);
+            resolve([]);
+          },
+          Math.min(blockMs, MAX_TIMER_MS),
+        ),
       };
       this.waiters.push(waiter);
     });

@@ -135,7 +135,12 @@ export class RedisStreamsQueue implements QueueAdapter {
       if (!isNoGroup(err)) throw unavailable('read', err);
     }
     // The stream or group vanished (FLUSHALL, a manual DEL): recreate it and read again.
-    await this.init();
+    try {
+      await this.init();
+    } catch (err) {
+      if (this.closing) return [];
+      throw err;
+    }
     try {
       return await this.readOnce(consumer, max, blockMs);
     } catch (err) {
