@@ -2,7 +2,7 @@
  * The Fastify application factory. It wires routes to the ports it is given and never
  * listens: `server.ts` does that, and tests drive the app with `app.inject()`.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { AuditlineConfig } from '../config.js';
 import { AuditError, ErrorCodes } from '../core/errors.js';
 import type { AuditLogger } from '../logger-types.js';
@@ -36,7 +36,7 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
     bodyLimit: config.bodyLimitBytes,
     // Per-request log lines would cost more than the ingest itself at 10K events/s;
     // failures are logged by the error handler.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // A proto-poisoned body is rejected as malformed JSON, never silently altered
     // (which would change the event that gets hashed).
     onProtoPoisoning: 'error',
