@@ -4,7 +4,6 @@
  * always reaches `audit_logs` and its hash always verifies after the round trip.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import ipaddr from 'ipaddr.js';
 import { ErrorCodes, EventValidationError, type FieldIssue } from './errors.js';
 import {
   type AuditEventInput,
@@ -57,7 +56,11 @@ export function normalizeIp(text: string): string | null {
   if (isIPv4(text)) return text;
   if (!isIPv6(text) || text.includes('%')) return null; // zone ids are not storable in inet
   try {
-    return ipaddr.IPv6.parse(text).toRFC5952String();
+    // The WHATWG URL host serializer prints RFC 5952's form (lower case, longest zero run
+    // compressed, embedded IPv4 as hex). Not ipaddr.js: it parses any dotted tail as
+    // IPv4-mapped, turning `::1.2.3.4` (and PostgreSQL's `host()` output `::0.1.0.0` for
+    // `::1:0`) into `::ffff:…`, a different address whose hash then fails after a round trip.
+    return new URL(`http://[${text}]/`).hostname.slice(1, -1);
   } catch {
     return null;
   }

@@ -142,9 +142,14 @@ export function monthOf(iso: string): string {
   return `${iso.slice(0, 7)}-01T00:00:00.000Z`;
 }
 
-/** Read-back select list: every column as text, so both drivers return the same strings. */
-const SELECT_LIST = [
-  'id::text AS id',
+/**
+ * Read-back select list: the whole row as ONE JSON array text. Both drivers then hand back
+ * the same string, and no value is ever decoded on its own: PGlite decodes each value with
+ * a default `TextDecoder`, which silently drops a leading U+FEFF (found by the hash
+ * round-trip property test); inside a JSON array no value starts the text.
+ */
+const SELECT_LIST = `json_build_array(${[
+  'id',
   'tenant_id',
   'user_id',
   'resource_type',
@@ -152,54 +157,76 @@ const SELECT_LIST = [
   'event_type',
   'event_category',
   'description',
-  'metadata::text AS metadata',
-  'host(ip_address) AS ip_address',
+  'metadata',
+  // host() drops the netmask; rowToEvent normalizes its text as validation did.
+  'host(ip_address)',
   'user_agent',
   // Exact: extract() returns numeric (PostgreSQL >= 14), and created_at has ms precision.
-  '(extract(epoch FROM created_at) * 1000)::int8::text AS created_ms',
+  '(extract(epoch FROM created_at) * 1000)::int8',
   'producer_id',
-  'producer_seq::text AS producer_seq',
-  "encode(hash, 'hex') AS hash",
-].join(', ');
+  'producer_seq',
+  "encode(hash, 'hex')",
+].join(', ')})::text AS row`;
 
 /** A row as selected by the read-back queries. */
 export interface EventRow {
-  id: string;
-  tenant_id: string;
-  user_id: string | null;
-  resource_type: string | null;
-  resource_id: string | null;
-  event_type: string;
-  event_category: string;
-  description: string | null;
-  metadata: string;
-  ip_address: string | null;
-  user_agent: string | null;
-  created_ms: string;
-  producer_id: string | null;
-  producer_seq: string | null;
-  hash: string;
+  row: string;
 }
 
+type RowArray = [
+  string,
+  string,
+  string | null,
+  string | null,
+  string | null,
+  string,
+  string,
+  string | null,
+  JsonObject,
+  string | null,
+  string | null,
+  number,
+  string | null,
+  number | null,
+  string,
+];
+
 /** Converts a selected row back to exactly the {@link AuditEvent} that was appended. */
-export function rowToEvent(r: EventRow): AuditEvent {
+export function rowToEvent({ row }: EventRow): AuditEvent {
+  const [
+    id,
+    tenant_id,
+    user_id,
+    resource_type,
+    resource_id,
+    event_type,
+    event_category,
+    description,
+    metadata,
+    ip,
+    user_agent,
+    createdMs,
+    producer_id,
+    producer_seq,
+    hash,
+  ] = JSON.parse(row) as RowArray;
   return {
-    id: r.id,
-    tenant_id: r.tenant_id,
-    user_id: r.user_id,
-    resource_type: r.resource_type,
-    resource_id: r.resource_id,
-    event_type: r.event_type,
-    event_category: r.event_category,
-    description: r.description,
-    metadata: JSON.parse(r.metadata) as JsonObject,
-    // host() may print a different form (e.g. dotted IPv4 tail); normalize as validation did.
-    ip_address: r.ip_address === null ? null : normalizeIp(r.ip_address),
-    user_agent: r.user_agent,
-    created_at: new Date(Number(r.created_ms)).toISOString(),
-    producer_id: r.producer_id,
-    producer_seq: r.producer_seq === null ? null : Number(r.producer_seq),
-    hash: r.hash,
+    id,
+    tenant_id,
+    user_id,
+    resource_type,
+    resource_id,
+    event_type,
+    event_category,
+    description,
+    metadata,
+    // host() may print another form of the same address (e.g. a dotted IPv4 tail).
+    ip_address: ip === null ? null : normalizeIp(ip),
+    user_agent,
+    created_at: new Date(createdMs).toISOString(),
+    producer_id,
+    producer_seq,
+    hash,
   };
 }
 
