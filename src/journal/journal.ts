@@ -116,6 +116,10 @@ export class Journal {
         `journal fsync policy must be always|interval|never, got ${policy}`,
       );
     }
+    const intervalMs = opts.fsyncIntervalMs ?? 100;
+    if (!Number.isFinite(intervalMs) || intervalMs < 1) {
+      throw new AuditError(ErrorCodes.CONFIG, `journal fsyncIntervalMs must be >= 1, got ${intervalMs}`);
+    }
     if ((opts.maxSegmentBytes ?? 16 * MiB) <= HEADER_BYTES) {
       throw new AuditError(ErrorCodes.CONFIG, `journal maxSegmentBytes must exceed ${HEADER_BYTES}`);
     }
@@ -129,7 +133,7 @@ export class Journal {
       throw err;
     }
     if (j.fsyncPolicy === 'interval') {
-      j.timer = setInterval(() => j.backgroundSync(), opts.fsyncIntervalMs ?? 100);
+      j.timer = setInterval(() => j.backgroundSync(), intervalMs);
       j.timer.unref();
     }
     return j;
@@ -261,6 +265,8 @@ export class Journal {
     if (last && !last.sealed && this.activeFh) {
       if (last.size === 0 || last.size + len <= this.maxSegmentBytes) return last;
       await this.sealActive(this.fsyncPolicy !== 'never');
+      // The rolled segment may already be fully acknowledged (replay kept up): free it now.
+      await this.deleteAcknowledged();
     }
     const num = this.nextSegment++;
     const path = join(this.dir, segmentName(num));
@@ -420,6 +426,8 @@ export class Journal {
       await unlink(s.path).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err;
       });
+      // A roll may delete concurrently with an ack; only the winner accounts for it.
+      if (this.segments[0] !== s) continue;
       this.segments.shift();
       this.totalBytes -= s.size;
       this.reader.dropWindow(s.num);

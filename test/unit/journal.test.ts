@@ -292,11 +292,20 @@ describe('Journal: segments and size cap', () => {
           pending: 0,
         },
       );
-    });
-    // A new process starts a new segment and drops the fully acknowledged one when it rolls.
-    await withJournal({ maxSegmentBytes: 4 * rec }, async (j) => {
-      await j.append([ev(1)]);
+      // Fill segment 3 and acknowledge it; the roll caused by the next append deletes it.
+      await j.append([ev(0), ev(1)]); // same size as the others: fits exactly
+      await j.ack((await j.read(10))!);
+      assert.deepEqual(await segmentFiles(), ['journal-000003.seg']);
+      await j.append([ev(2)]);
       assert.deepEqual(await segmentFiles(), ['journal-000004.seg']);
+      assert.deepEqual(await drain(j), [ev(2)]);
+    });
+    // Fully acknowledged but active at close: kept; a new process deletes it at open.
+    assert.deepEqual(await segmentFiles(), ['journal-000004.seg']);
+    await withJournal({ maxSegmentBytes: 4 * rec }, async (j) => {
+      assert.deepEqual(await segmentFiles(), []);
+      await j.append([ev(1)]);
+      assert.deepEqual(await segmentFiles(), ['journal-000005.seg']);
       assert.deepEqual(await drain(j), [ev(1)]);
     });
   });
