@@ -1,8 +1,9 @@
 /**
  * SQL text and row conversion shared by the PostgreSQL and PGlite adapters, so both run
- * exactly the same statements. Every value crosses the wire as text, in both directions:
- * the two drivers parse types differently (int8, timestamptz, jsonb, arrays), text does
- * not, and the read-back form is what the event hash is verified against.
+ * exactly the same statements. Values are written as text and read back as one JSON text
+ * per row: the two drivers parse types differently (int8, timestamptz, jsonb, arrays) and
+ * decode strings differently; text does not, and the read-back form is what the event hash
+ * is verified against.
  */
 
 import { AuditError, ErrorCodes } from '../core/errors.js';
