@@ -29,8 +29,8 @@ export function buildProgram(): Command {
   const program = new Command('auditline')
     .description(
       'Audit logging for Node.js services: no loss, no duplicates, provable integrity.\n\n' +
-        'With neither REDIS_URL nor DATABASE_URL set, auditline runs embedded (in-process queue,\n' +
-        'PGlite under ./auditline-data). With both set, producers write to a Redis stream and\n' +
+        'With neither REDIS_URL nor DATABASE_URL set, auditline runs embedded (in-process queue, ' +
+        'PGlite under ./auditline-data). With both set, producers write to a Redis stream and ' +
         'any number of workers drain it into PostgreSQL.',
     )
     .version(packageVersion(), '-V, --version', 'print the version')

@@ -9,8 +9,8 @@ export function migrateCommand(): Command {
   const cmd = new Command('migrate')
     .summary('apply pending database migrations')
     .description(
-      'Create the schema and apply pending numbered migrations to PostgreSQL (or to PGlite in\n' +
-        'embedded mode), then exit. Safe to run from several processes at once. `serve` and\n' +
+      'Create the schema and apply pending numbered migrations to PostgreSQL (or to PGlite in ' +
+        'embedded mode), then exit. Safe to run from several processes at once. `serve` and ' +
         '`worker` do this on start unless given --no-migrate.\n\n' +
         'The mode follows the same rule as everywhere: set both REDIS_URL and DATABASE_URL, or neither.',
     );

@@ -24,11 +24,11 @@ export function serveCommand(): Command {
   const cmd = new Command('serve')
     .summary('run the HTTP API (POST/GET /v1/events, /healthz, /readyz)')
     .description(
-      'Run the HTTP API: POST /v1/events (one event or an array of up to 1,000), GET /v1/events\n' +
+      'Run the HTTP API: POST /v1/events (one event or an array of up to 1,000), GET /v1/events ' +
         '(filters and cursor), GET /healthz and GET /readyz.\n\n' +
-        'With neither REDIS_URL nor DATABASE_URL set it runs embedded: an in-process queue and\n' +
-        'PGlite under the data directory, with a worker in the same process. It binds 127.0.0.1\n' +
-        'by default and refuses a non-loopback address unless AUDITLINE_API_KEYS is set; with\n' +
+        'With neither REDIS_URL nor DATABASE_URL set it runs embedded: an in-process queue and ' +
+        'PGlite under the data directory, with a worker in the same process. It binds 127.0.0.1 ' +
+        'by default and refuses a non-loopback address unless AUDITLINE_API_KEYS is set; with ' +
         'keys, every /v1 route requires "Authorization: Bearer <key>".',
     )
     .option('--host <address>', 'address to bind (env AUDITLINE_HOST, default 127.0.0.1)')

@@ -23,12 +23,12 @@ export function workerCommand(): Command {
   const cmd = new Command('worker')
     .summary('drain the Redis stream into PostgreSQL')
     .description(
-      'Read events from the Redis stream in adaptive batches, write them to PostgreSQL\n' +
-        '(exactly one row per event), append an integrity block, then acknowledge them.\n' +
-        'Run as many workers as you like; entries held by a crashed worker are reclaimed\n' +
-        'after the visibility timeout. On SIGTERM/SIGINT it stops reading, commits and\n' +
+      'Read events from the Redis stream in adaptive batches, write them to PostgreSQL ' +
+        '(exactly one row per event), append an integrity block, then acknowledge them. ' +
+        'Run as many workers as you like; entries held by a crashed worker are reclaimed ' +
+        'after the visibility timeout. On SIGTERM/SIGINT it stops reading, commits and ' +
         'acknowledges what it holds, and exits 0.\n\n' +
-        'Needs REDIS_URL and DATABASE_URL: in embedded mode the queue lives inside the\n' +
+        'Needs REDIS_URL and DATABASE_URL: in embedded mode the queue lives inside the ' +
         '`auditline serve` process, which runs its own worker.',
     )
     .option('--consumer <name>', 'consumer name in the group (env AUDITLINE_CONSUMER_NAME, default host-pid)')
