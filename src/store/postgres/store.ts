@@ -8,7 +8,7 @@
  *                                                               / 73k, 46k, 54k, 43k rows/s
  *   unnest (one INSERT … SELECT FROM unnest(text[] × 15)):     40.0k, 30.1k, 23.7k, 22.9k rows/s
  *                                                               / 61k, 66k, 33k, 45k rows/s
- * The machine was shared, so absolute numbers are noisy; COPY led in every paired run.
+ * The machine was shared, so the numbers are noisy; COPY was faster on average (~32k vs ~29k).
  *
  * Connections: everything runs in short transactions with transaction-scoped locks and no
  * session state, so `connectionString` may point at a transaction-mode pooler (PgBouncer,
