@@ -54,8 +54,12 @@ const DRAIN_POLL_MS = 50;
  */
 async function drainEmbeddedQueue(runtime: Runtime): Promise<void> {
   const deadline = Date.now() + runtime.config.shutdownTimeoutMs;
-  while (Date.now() < deadline && (await runtime.queue.depth()) > 0) {
-    await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+  try {
+    while (Date.now() < deadline && (await runtime.queue.depth()) > 0) {
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    }
+  } catch {
+    // A queue that cannot report its depth cannot be drained; closing must still happen.
   }
 }
 

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { ErrorCodes } from '../../src/core/errors.js';
 import { buildApp } from '../../src/http/app.js';
+import { toErrorResponse } from '../../src/http/errors.js';
 import { RedisStreamsQueue } from '../../src/queue/index.js';
 import { PostgresStore } from '../../src/store/index.js';
 import { DATABASE_URL, uniqueId } from '../helpers/env.js';
@@ -162,13 +163,17 @@ for (const kind of BACKENDS) {
       await b.close();
     });
 
-    /** Runs a request that must be rejected and checks that it queued nothing. */
+    /**
+     * Runs a request that must be rejected and checks that it queued nothing. A valid event
+     * sent afterwards is a barrier: once it is queued, anything the rejected request had
+     * (wrongly) handed to the logger would have been queued before it.
+     */
     async function rejected(send: () => Promise<LightMyRequestResponse>, status: number, code: string) {
       const depth = await b.queue.depth();
       const res = await send();
       const error = assertError(res, status, code);
-      await new Promise((r) => setImmediate(r)); // let any (wrongly) scheduled enqueue run
-      assert.equal(await b.queue.depth(), depth, 'nothing from a rejected request is queued');
+      assert.equal((await post(app, { event_type: 'barrier' })).statusCode, 202);
+      assert.equal(await b.queue.depth(), depth + 1, 'nothing from a rejected request is queued');
       return error;
     }
 
@@ -434,5 +439,25 @@ describe('API keys', () => {
   it('leaves /healthz and /readyz open', async () => {
     assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
     assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+  });
+});
+
+describe('errors from the backends', () => {
+  it('answers 503 AUDIT_ERR_CLOSED once the logger and store are closed', async () => {
+    const b = await BACKENDS[0]!.open();
+    await b.close();
+    const app = buildApp(b);
+    try {
+      assertError(await post(app, { event_type: 'a' }), 503, ErrorCodes.CLOSED);
+      assertError(await app.inject({ method: 'GET', url: '/v1/events' }), 503, ErrorCodes.CLOSED);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('maps unexpected errors to 500 AUDIT_ERR_INTERNAL without their message', () => {
+    const { statusCode, body } = toErrorResponse(new Error('password=hunter2 at db.js:1:2'));
+    assert.equal(statusCode, 500);
+    assert.deepEqual(body, { error: { code: ErrorCodes.INTERNAL, message: 'internal error' } });
   });
 });

@@ -10,6 +10,7 @@ import { badStringReason, normalizeTimestamp } from '../../core/validate.js';
 import type { AuditLogger } from '../../logger-types.js';
 import type { EventFilter, PageRequest, StoreAdapter } from '../../store/port.js';
 
+/** What the event routes use: the logger validates and enqueues, the store answers queries. */
 export interface EventRoutesDeps {
   logger: AuditLogger;
   store: StoreAdapter;
