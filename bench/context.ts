@@ -1,0 +1,89 @@
+/**
+ * What every part of a run shares: options, sizes, the admin connections, the cleanup
+ * registry, and the steps several parts take (migrate a schema, start workers, count rows).
+ */
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { PostgresStore } from '../src/store/postgres/store.js';
+import type { Cleanup } from './cleanup.js';
+import type { BenchOptions, ScaleSettings } from './options.js';
+import { type CliProcess, startCli } from './processes.js';
+
+export interface PartContext {
+  opts: BenchOptions;
+  scale: ScaleSettings;
+  cleanup: Cleanup;
+  redis: Redis;
+  db: pg.Client;
+  /** Index of the current run (0-based), part of every name. */
+  run: number;
+  log(line: string): void;
+}
+
+/** The schema and key prefix of one part of one run; both are registered for removal. */
+export function names(ctx: PartContext, part: string): { schema: string; prefix: string; streamKey: string } {
+  const schema = ctx.cleanup.schema(`bench_${ctx.opts.runId}_${ctx.run}_${part}`);
+  const prefix = ctx.cleanup.prefix(`bench:${ctx.opts.runId}:${ctx.run}:${part}`);
+  return { schema, prefix, streamKey: `${prefix}:events` };
+}
+
+/** Creates the schema with the real migrations (tables, partitions, indexes). */
+export async function migrateSchema(ctx: PartContext, schema: string): Promise<void> {
+  const store = new PostgresStore({ connectionString: ctx.opts.databaseUrl, schema, poolSize: 1 });
+  try {
+    await store.migrate();
+  } finally {
+    await store.close();
+  }
+}
+
+/** The environment `auditline worker`/`serve` read (config.ts), for one part. */
+export function cliEnv(ctx: PartContext, schema: string, prefix: string): Record<string, string> {
+  return {
+    REDIS_URL: ctx.opts.redisUrl,
+    DATABASE_URL: ctx.opts.databaseUrl,
+    AUDITLINE_SCHEMA: schema,
+    AUDITLINE_KEY_PREFIX: prefix,
+    // The benchmark migrated already; N processes migrating at once would only queue on the lock.
+    AUDITLINE_AUTO_MIGRATE: 'false',
+  };
+}
+
+/** Starts `count` × `auditline worker` and waits until each has started. */
+export async function startWorkers(
+  ctx: PartContext,
+  count: number,
+  schema: string,
+  prefix: string,
+  cpuProfileDir?: string,
+): Promise<CliProcess[]> {
+  return Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      startCli(
+        ctx.cleanup,
+        ['worker'],
+        { ...cliEnv(ctx, schema, prefix), AUDITLINE_CONSUMER_NAME: `bench-worker-${i + 1}` },
+        /worker \S+ started/,
+        cpuProfileDir,
+      ),
+    ),
+  );
+}
+
+export async function countRows(ctx: PartContext, schema: string): Promise<number> {
+  const r = await ctx.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM "${schema}".audit_logs`);
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+/** Stops processes gracefully, all at once. */
+export async function stopAll(procs: readonly CliProcess[]): Promise<void> {
+  await Promise.all(procs.map((p) => p.stop()));
+}
+
+/** Largest non-null value, or null. */
+export function maxOrNull(values: readonly (number | null)[]): number | null {
+  const xs = values.filter((v): v is number => v !== null);
+  return xs.length > 0 ? Math.max(...xs) : null;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,172 @@
+/**
+ * Child processes of a run: `auditline worker` / `auditline serve` from dist/ (what users
+ * run), and the benchmark's own load generators (bench/children/*.ts under tsx, talking
+ * over IPC). Every child is registered with the run's {@link Cleanup}.
+ */
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { Cleanup } from './cleanup.js';
+import type { ChildReply, ChildRequest } from './protocol.js';
+import { peakRssMiB } from './system.js';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..');
+export const CLI = resolve(REPO_ROOT, 'dist/cli/main.js');
+const START_TIMEOUT_MS = 30_000;
+const OUTPUT_KEPT = 16_384;
+
+export function assertBuilt(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm run bench does)`);
+}
+
+/** A running `auditline` command. */
+export interface CliProcess {
+  child: ChildProcess;
+  /** The last lines it printed (for error messages). */
+  output(): string;
+  peakRssMiB(): number | null;
+  /** SIGTERM (graceful: workers commit what they hold), SIGKILL after a grace period. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `node dist/cli/main.js <args>` and resolves once its output matches `ready`.
+ * `cpuProfileDir` runs it under `--cpu-prof` (the profile is written when it exits).
+ */
+export async function startCli(
+  cleanup: Cleanup,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  cpuProfileDir?: string,
+): Promise<CliProcess & { match: RegExpExecArray }> {
+  assertBuilt();
+  const nodeArgs: string[] = [];
+  if (cpuProfileDir) {
+    mkdirSync(cpuProfileDir, { recursive: true });
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
+  }
+  const child = cleanup.child(
+    spawn(process.execPath, [...nodeArgs, CLI, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  let out = '';
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-OUTPUT_KEPT);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const match = await new Promise<RegExpExecArray>((res, rej) => {
+    const timer = setTimeout(() => {
+      rej(new Error(`auditline ${args[0]} did not start within ${START_TIMEOUT_MS} ms:\n${out}`));
+    }, START_TIMEOUT_MS);
+    const check = () => {
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout?.off('data', check);
+        child.off('exit', onExit);
+        res(m);
+      }
+    };
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      rej(new Error(`auditline ${args[0]} exited with ${code} before it was ready:\n${out}`));
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', onExit);
+  });
+  return {
+    child,
+    match,
+    output: () => out,
+    peakRssMiB: () => peakRssMiB(child.pid),
+    stop: () => Cleanup.stop(child),
+  };
+}
+
+/** A load-generator child speaking the bench/protocol.ts messages. */
+export interface BenchChild {
+  child: ChildProcess;
+  send(msg: ChildRequest): void;
+  /** Resolves with the next reply of the given type (rejects if the child exits first). */
+  next<T extends ChildReply['type']>(type: T, timeoutMs?: number): Promise<Extract<ChildReply, { type: T }>>;
+  output(): string;
+}
+
+/** Forks `bench/children/<name>.ts` under tsx with an IPC channel. */
+export function forkChild(cleanup: Cleanup, name: string): BenchChild {
+  const child = cleanup.child(
+    fork(resolve(REPO_ROOT, 'bench/children', `${name}.ts`), [], {
+      cwd: REPO_ROOT,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    }),
+  );
+  let out = '';
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-OUTPUT_KEPT);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const queue: ChildReply[] = [];
+  const waiters: ((m: ChildReply) => boolean)[] = [];
+  child.on('message', (m: ChildReply) => {
+    const i = waiters.findIndex((w) => w(m));
+    if (i >= 0) waiters.splice(i, 1);
+    else queue.push(m);
+  });
+  return {
+    child,
+    output: () => out,
+    send(msg) {
+      child.send(msg);
+    },
+    next(type, timeoutMs = 600_000) {
+      return new Promise((res, rej) => {
+        const queued = queue.findIndex((m) => m.type === type || m.type === 'error');
+        const deliver = (m: ChildReply) => {
+          clearTimeout(timer);
+          child.off('exit', onExit);
+          if (m.type === 'error') rej(new Error(`bench child ${name} failed: ${m.message}\n${out}`));
+          else res(m as never);
+        };
+        const onExit = (code: number | null) => {
+          clearTimeout(timer);
+          rej(new Error(`bench child ${name} exited with ${code}:\n${out}`));
+        };
+        const timer = setTimeout(
+          () => rej(new Error(`bench child ${name}: no "${type}" within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        if (queued >= 0) {
+          deliver(queue.splice(queued, 1)[0]!);
+          return;
+        }
+        child.once('exit', onExit);
+        waiters.push((m) => {
+          if (m.type !== type && m.type !== 'error') return false;
+          deliver(m);
+          return true;
+        });
+      });
+    },
+  };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}

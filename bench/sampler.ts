@@ -1,0 +1,105 @@
+/**
+ * Samples the event stream and Redis memory while a part runs. Committed events are read
+ * from the stream, not counted in PostgreSQL: workers delete entries when they acknowledge
+ * them, and acknowledge only after commit, so `entries-added − length` (XINFO STREAM,
+ * Redis >= 7) is the number of events committed so far, in O(1) and without a count(*)
+ * competing with the workers for PostgreSQL. Totals are checked against count(*) at the end.
+ */
+import type { Redis } from 'ioredis';
+
+export interface StreamSample {
+  /** ms since the sampler started */
+  t: number;
+  length: number;
+  added: number;
+  /** added − length: acknowledged (hence committed) so far */
+  committed: number;
+  usedMemory: number;
+}
+
+export async function streamSample(redis: Redis, key: string, t: number): Promise<StreamSample> {
+  const [info, mem] = await Promise.all([
+    redis.call('XINFO', 'STREAM', key).catch((err: Error) => {
+      if (err.message.includes('no such key')) return null;
+      throw err;
+    }),
+    redis.info('memory'),
+  ]);
+  let length = 0;
+  let added = 0;
+  if (Array.isArray(info)) {
+    for (let i = 0; i + 1 < info.length; i += 2) {
+      if (info[i] === 'length') length = Number(info[i + 1]);
+      else if (info[i] === 'entries-added') added = Number(info[i + 1]);
+    }
+  }
+  const usedMemory = Number(/used_memory:(\d+)/.exec(mem)?.[1] ?? 0);
+  return { t, length, added, committed: added - length, usedMemory };
+}
+
+export class StreamSampler {
+  readonly samples: StreamSample[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private t0 = 0;
+  private busy = false;
+  private error: unknown = null;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly intervalMs = 250,
+    private readonly onSample?: (s: StreamSample) => void,
+  ) {}
+
+  start(): void {
+    this.t0 = performance.now();
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+  }
+
+  /** Takes one sample now (awaited), e.g. exactly at a window boundary. */
+  async now(): Promise<StreamSample> {
+    const s = await streamSample(this.redis, this.key, performance.now() - this.t0);
+    this.samples.push(s);
+    return s;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const s = await this.now();
+      this.onSample?.(s);
+    } catch (err) {
+      this.error ??= err;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.error) throw this.error;
+  }
+
+  peakUsedMemory(): number {
+    return this.samples.reduce((m, s) => Math.max(m, s.usedMemory), 0);
+  }
+
+  peakLength(): number {
+    return this.samples.reduce((m, s) => Math.max(m, s.length), 0);
+  }
+}
+
+/** Waits until the stream is empty (everything committed and acknowledged). */
+export async function waitForDrain(redis: Redis, key: string, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const s = await streamSample(redis, key, 0);
+    if (s.length === 0) return performance.now() - t0;
+    if (performance.now() - t0 > timeoutMs) {
+      throw new Error(`the stream ${key} still holds ${s.length} entries after ${timeoutMs} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
