@@ -41,8 +41,8 @@ function wire(
   const logger = new Producer({
     config,
     queue,
+    journal: null,
     directStore: async () => ({ append: (events) => store.append(events), close: async () => {} }),
-    overflow: { critical: 'direct' },
   });
   return {
     config,
