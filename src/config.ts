@@ -5,7 +5,32 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigError } from './core/errors.js';
+import { DEFAULT_HEALTH_THRESHOLDS, type HealthThresholds } from './core/health.js';
 import { DEFAULT_VALIDATION, type ValidationOptions } from './core/validate.js';
+
+/**
+ * Alert delivery (`AUDITLINE_ALERT_*`). Alerting runs in `serve` and `worker` only when at
+ * least one sink is configured; one process at a time evaluates (a Redis lease).
+ */
+export interface AlertConfig {
+  /** `AUDITLINE_ALERT_SLACK_WEBHOOK_URL`: Slack incoming-webhook URL. Default none. */
+  slackWebhookUrl: string | null;
+  /** `AUDITLINE_ALERT_PAGERDUTY_ROUTING_KEY`: PagerDuty Events v2 integration key. Default none. */
+  pagerDutyRoutingKey: string | null;
+  /** `AUDITLINE_ALERT_PAGERDUTY_URL`: Events API endpoint; default PagerDuty's own. */
+  pagerDutyUrl: string | null;
+  /** `AUDITLINE_ALERT_WEBHOOK_URL`: generic webhook receiving signed JSON. Default none. */
+  webhookUrl: string | null;
+  /** `AUDITLINE_ALERT_WEBHOOK_SECRET`: HMAC-SHA256 key of the webhook; required with its URL. */
+  webhookSecret: string | null;
+  /**
+   * `AUDITLINE_ALERT_INTERVAL_MS`: how often health is evaluated. Default 30,000: an outage
+   * is reported within about half a minute without polling Redis and PostgreSQL constantly.
+   */
+  intervalMs: number;
+  /** `AUDITLINE_ALERT_RENOTIFY_MS`: re-notify an alert still on after this long. Default 3,600,000 (1 h). */
+  renotifyMs: number;
+}
 
 export interface AuditlineConfig {
   /** `embedded` (in-process queue + PGlite) when neither URL is set, else `distributed`. */
@@ -51,11 +76,29 @@ export interface AuditlineConfig {
   autoMigrate: boolean;
   /** `AUDITLINE_PG_POOL_SIZE`: PostgreSQL connections per worker process. */
   pgPoolSize: number;
+  /** `AUDITLINE_ENV`: deployment name in alert messages and dedup keys. Default `default`. */
+  environment: string;
+  /**
+   * `AUDITLINE_METRICS_INTERVAL_MS`: how often each process publishes its metrics. Default
+   * 5,000. Its snapshot expires after 3 intervals, so a dead process vanishes within ~15 s.
+   */
+  metricsIntervalMs: number;
+  /**
+   * Health rule thresholds (`AUDITLINE_HEALTH_MAX_QUEUE_LENGTH`, `…_MAX_FAILURES_PER_MINUTE`,
+   * `…_MAX_DROPPED_EVENTS`, `…_MAX_DEAD_LETTERS`, `…_MAX_JOURNAL_BACKLOG`,
+   * `…_MAX_AVG_BATCH_TIME_MS`, `…_WORKER_STALE_AFTER_MS`, `…_MIN_LIVE_WORKERS`); defaults
+   * are the seed's, see `DEFAULT_HEALTH_THRESHOLDS` in `core/health.ts`.
+   */
+  health: Readonly<HealthThresholds>;
+  /** Alert sinks and timing (`AUDITLINE_ALERT_*`). */
+  alerts: Readonly<AlertConfig>;
 }
 
 /** Explicit options; each one overrides the environment. */
-export type ConfigOverrides = Partial<Omit<AuditlineConfig, 'mode' | 'validation'>> & {
+export type ConfigOverrides = Partial<Omit<AuditlineConfig, 'mode' | 'validation' | 'health' | 'alerts'>> & {
   validation?: Partial<ValidationOptions>;
+  health?: Partial<HealthThresholds>;
+  alerts?: Partial<AlertConfig>;
 };
 
 type Env = Record<string, string | undefined>;
@@ -82,6 +125,33 @@ function list(raw: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+}
+
+function str(env: Env, name: string): string | null {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? null : raw;
+}
+
+/** Maps each threshold to its `AUDITLINE_HEALTH_*` variable: camelCase → SCREAMING_SNAKE. */
+function healthFromEnv(env: Env): HealthThresholds {
+  const out = { ...DEFAULT_HEALTH_THRESHOLDS };
+  for (const key of Object.keys(out) as (keyof HealthThresholds)[]) {
+    const name = `AUDITLINE_HEALTH_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+    out[key] = int(env, name, out[key]);
+  }
+  return out;
+}
+
+function alertsFromEnv(env: Env): AlertConfig {
+  return {
+    slackWebhookUrl: str(env, 'AUDITLINE_ALERT_SLACK_WEBHOOK_URL'),
+    pagerDutyRoutingKey: str(env, 'AUDITLINE_ALERT_PAGERDUTY_ROUTING_KEY'),
+    pagerDutyUrl: str(env, 'AUDITLINE_ALERT_PAGERDUTY_URL'),
+    webhookUrl: str(env, 'AUDITLINE_ALERT_WEBHOOK_URL'),
+    webhookSecret: str(env, 'AUDITLINE_ALERT_WEBHOOK_SECRET'),
+    intervalMs: int(env, 'AUDITLINE_ALERT_INTERVAL_MS', 30_000, 100),
+    renotifyMs: int(env, 'AUDITLINE_ALERT_RENOTIFY_MS', 3_600_000, 1000),
+  };
 }
 
 const IDENT_RE = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -140,6 +210,10 @@ export function loadConfig(
     consumerName: overrides.consumerName ?? (env.AUDITLINE_CONSUMER_NAME || `${hostname()}-${process.pid}`),
     autoMigrate: overrides.autoMigrate ?? bool(env, 'AUDITLINE_AUTO_MIGRATE', true),
     pgPoolSize: overrides.pgPoolSize ?? int(env, 'AUDITLINE_PG_POOL_SIZE', 4, 1),
+    environment: overrides.environment ?? (env.AUDITLINE_ENV || 'default'),
+    metricsIntervalMs: overrides.metricsIntervalMs ?? int(env, 'AUDITLINE_METRICS_INTERVAL_MS', 5_000, 50),
+    health: Object.freeze({ ...healthFromEnv(env), ...overrides.health }),
+    alerts: Object.freeze({ ...alertsFromEnv(env), ...overrides.alerts }),
   };
   if (!IDENT_RE.test(cfg.schema)) {
     throw new ConfigError(`AUDITLINE_SCHEMA must be a lower-case SQL identifier, got "${cfg.schema}"`);
@@ -149,6 +223,16 @@ export function loadConfig(
   }
   if (cfg.batchMinSize > cfg.batchMaxSize) {
     throw new ConfigError('AUDITLINE_BATCH_MIN_SIZE must not exceed AUDITLINE_BATCH_MAX_SIZE');
+  }
+  if ((cfg.alerts.webhookUrl === null) !== (cfg.alerts.webhookSecret === null)) {
+    throw new ConfigError(
+      'AUDITLINE_ALERT_WEBHOOK_URL and AUDITLINE_ALERT_WEBHOOK_SECRET go together: the webhook body is always signed',
+    );
+  }
+  if (cfg.alerts.pagerDutyUrl !== null && cfg.alerts.pagerDutyRoutingKey === null) {
+    throw new ConfigError(
+      'AUDITLINE_ALERT_PAGERDUTY_URL is set but AUDITLINE_ALERT_PAGERDUTY_ROUTING_KEY is not',
+    );
   }
   if (cfg.port > 65535) throw new ConfigError(`PORT must be at most 65535, got ${cfg.port}`);
   return Object.freeze(cfg);

@@ -28,6 +28,31 @@ export interface DeadLetter {
   firstSeenAt: string;
 }
 
+/** One consumer of the group, as seen by {@link QueueAdapter.inspect}. */
+export interface QueueConsumer {
+  name: string;
+  /** Entries delivered to it and not yet acknowledged. */
+  pending: number;
+  /** Milliseconds since it last read or claimed. */
+  idleMs: number;
+}
+
+/** A point-in-time view of the queue for monitoring (`auditline stats`, `/metrics`). */
+export interface QueueInspection {
+  /** Entries in the queue: unread plus pending (same as {@link QueueAdapter.depth}). */
+  depth: number;
+  /** Delivered, unacknowledged entries. */
+  pending: number;
+  /** Entries not yet delivered to any consumer; `null` when the backend cannot tell. */
+  lag: number | null;
+  /** Age of the oldest pending entry, measured from when it was enqueued; `null` when none. */
+  oldestPendingAgeMs: number | null;
+  /** Entries in the dead-letter stream. */
+  deadLetters: number;
+  /** Known consumers; empty when the backend does not track them (in-process queue). */
+  consumers: QueueConsumer[];
+}
+
 export interface QueueAdapter {
   /** Creates the stream and consumer group if they do not exist. Idempotent, safe to race. */
   init(): Promise<void>;
@@ -56,6 +81,8 @@ export interface QueueAdapter {
   removeDeadLetters(deadIds: readonly string[]): Promise<void>;
   /** Resolves when the backend answers; rejects otherwise. */
   ping(): Promise<void>;
+  /** Monitoring view of the queue. Optional: callers fall back to {@link depth}. */
+  inspect?(): Promise<QueueInspection>;
   /** Releases connections. Pending reads resolve empty. */
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { AuditError, ErrorCodes } from '../../core/errors.js';
-import type { DeadLetter, EnqueueStatus, QueueAdapter, QueueEntry } from '../port.js';
+import type { DeadLetter, EnqueueStatus, QueueAdapter, QueueEntry, QueueInspection } from '../port.js';
 
 /** Options of {@link MemoryQueue}. */
 export interface MemoryQueueOptions {
@@ -21,6 +21,8 @@ interface Slot {
   deliveries: number;
   /** `performance.now()` of the last delivery: idle time is measured from it. */
   deliveredAt: number;
+  /** Epoch ms of the enqueue, for the oldest pending age (Redis reads it from the entry id). */
+  enqueuedAtMs: number;
 }
 
 interface Waiter {
@@ -75,7 +77,7 @@ export class MemoryQueue implements QueueAdapter {
         continue;
       }
       const id = `m-${++this.seq}`;
-      this.live.set(id, { id, payload, deliveries: 0, deliveredAt: 0 });
+      this.live.set(id, { id, payload, deliveries: 0, deliveredAt: 0, enqueuedAtMs: Date.now() });
       this.unread.push(id);
       out.push('queued');
     }
@@ -161,6 +163,21 @@ export class MemoryQueue implements QueueAdapter {
 
   async ping(): Promise<void> {
     this.assertOpen();
+  }
+
+  /** Consumers are not tracked here, so `consumers` is always empty. */
+  async inspect(): Promise<QueueInspection> {
+    this.assertOpen();
+    // `pending` keeps first-delivery order, which is enqueue order: the first is the oldest.
+    const oldest = this.pending.values().next();
+    return {
+      depth: this.live.size,
+      pending: this.pending.size,
+      lag: this.live.size - this.pending.size,
+      oldestPendingAgeMs: oldest.done ? null : Math.max(0, Date.now() - oldest.value.enqueuedAtMs),
+      deadLetters: this.dead.length,
+      consumers: [],
+    };
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,14 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { AuditError, ErrorCodes } from '../../core/errors.js';
-import type { DeadLetter, EnqueueStatus, QueueAdapter, QueueEntry } from '../port.js';
+import type {
+  DeadLetter,
+  EnqueueStatus,
+  QueueAdapter,
+  QueueConsumer,
+  QueueEntry,
+  QueueInspection,
+} from '../port.js';
 import { defineQueueCommands, type QueueCommands } from './scripts.js';
 
 /** Options of {@link RedisStreamsQueue}. */
@@ -66,6 +73,17 @@ function fieldsToMap(fields: unknown): Map<string, string> {
   for (let i = 0; i + 1 < fields.length; i += 2) m.set(String(fields[i]), String(fields[i + 1]));
   return m;
 }
+
+/** A flat `[field, value, field, value, …]` reply (XINFO) as a map. */
+function flatToRecord(reply: unknown): Map<string, unknown> {
+  const m = new Map<string, unknown>();
+  if (!Array.isArray(reply)) return m;
+  for (let i = 0; i + 1 < reply.length; i += 2) m.set(String(reply[i]), reply[i + 1]);
+  return m;
+}
+
+const numOrNull = (v: unknown): number | null =>
+  v === null || v === undefined || v === '' || Number.isNaN(Number(v)) ? null : Number(v);
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -245,6 +263,58 @@ export class RedisStreamsQueue implements QueueAdapter {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * One pipelined round trip: XLEN of both streams, `XINFO GROUPS` (its `lag` field needs
+   * Redis 7), the `XPENDING` summary and `XINFO CONSUMERS`. The oldest pending age is taken
+   * from the smallest pending id's millisecond part against the server's `TIME`, so the
+   * reader's clock does not matter. A missing stream or group reads as empty.
+   */
+  async inspect(): Promise<QueueInspection> {
+    this.assertOpen();
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await this.cmd
+        .pipeline()
+        .time()
+        .xlen(this.streamKey)
+        .xlen(this.deadKey)
+        .call('XINFO', 'GROUPS', this.streamKey)
+        .call('XPENDING', this.streamKey, this.group)
+        .call('XINFO', 'CONSUMERS', this.streamKey, this.group)
+        .exec();
+    } catch (err) {
+      throw unavailable('inspect', err);
+    }
+    const [time, depth, dead, groups, pending, consumers] = (replies ?? []).map(([err, v]) => {
+      // A connection failure fails every command; NOGROUP / no such key only means "empty".
+      if (err && !/NOGROUP|no such key/i.test(err.message)) throw unavailable('inspect', err);
+      return err ? null : v;
+    });
+    const [sec, usec] = Array.isArray(time) ? time.map(Number) : [Date.now() / 1000, 0];
+    const nowMs = (sec ?? 0) * 1000 + Math.floor((usec ?? 0) / 1000);
+    const group = (Array.isArray(groups) ? groups : [])
+      .map(flatToRecord)
+      .find((g) => String(g.get('name')) === this.group);
+    const summary = Array.isArray(pending) ? pending : [];
+    const minId = typeof summary[1] === 'string' ? summary[1] : null;
+    const list: QueueConsumer[] = (Array.isArray(consumers) ? consumers : []).map((c) => {
+      const f = flatToRecord(c);
+      return {
+        name: String(f.get('name')),
+        pending: Number(f.get('pending') ?? 0),
+        idleMs: Number(f.get('idle') ?? 0),
+      };
+    });
+    return {
+      depth: Number(depth ?? 0),
+      pending: Number(summary[0] ?? 0),
+      lag: group ? numOrNull(group.get('lag')) : null,
+      oldestPendingAgeMs: minId ? Math.max(0, nowMs - Number(minId.split('-')[0])) : null,
+      deadLetters: Number(dead ?? 0),
+      consumers: list,
+    };
   }
 
   close(): Promise<void> {

@@ -1,0 +1,210 @@
+/**
+ * What one process measures: fed by the worker's `onFlush`/`onError` hooks, read together
+ * with the worker's and producer's own counters into a {@link ProcessSnapshot}. Pure
+ * bookkeeping: no I/O, no timers; the clock is injectable.
+ */
+import type { ProducerStats } from '../producer.js';
+import type { FlushReport, WorkerStats } from '../worker/worker.js';
+import {
+  type BucketHistogram,
+  type CounterValues,
+  FLUSH_BUCKETS_SECONDS,
+  type ProcessSnapshot,
+} from './types.js';
+
+const WINDOW_SECONDS = 60;
+
+interface Second {
+  /** Epoch second this slot holds; a slot from an older second reads as empty. */
+  sec: number;
+  inserts: number;
+  failures: number;
+  flushes: number;
+  flushedEvents: number;
+  flushMs: number;
+  lagMsSum: number;
+  lagMsMax: number;
+}
+
+const emptySecond = (sec: number): Second => ({
+  sec,
+  inserts: 0,
+  failures: 0,
+  flushes: 0,
+  flushedEvents: 0,
+  flushMs: 0,
+  lagMsSum: 0,
+  lagMsMax: 0,
+});
+
+/** Identity of the process a recorder describes. */
+export interface RecorderIdentity {
+  role: ProcessSnapshot['role'];
+  name: string;
+}
+
+/** Where the recorder reads the counters other components keep. */
+export interface RecorderSources {
+  worker?: { readonly stats: WorkerStats } | null;
+  producer?: { stats(): ProducerStats } | null;
+}
+
+/**
+ * Per-process metrics: a rolling window of 60 one-second slots (the seed reset a per-minute
+ * counter every minute, so a reading just after the reset showed ~0), and a fixed-bucket
+ * flush-duration histogram.
+ */
+export class MetricsRecorder {
+  private readonly window: Second[] = Array.from({ length: WINDOW_SECONDS }, () => emptySecond(-1));
+  private readonly histogram: BucketHistogram = {
+    counts: new Array<number>(FLUSH_BUCKETS_SECONDS.length + 1).fill(0),
+    count: 0,
+    sum: 0,
+  };
+  private lastBatchEvents = 0;
+  private failuresTotal = 0;
+  readonly startedAt: number;
+  /** Where worker and producer counters come from; set by whoever wires the process. */
+  sources: RecorderSources = {};
+
+  /**
+   * @param identity role and unique name of this process.
+   * @param now clock in epoch ms; injectable for tests.
+   */
+  constructor(
+    public identity: RecorderIdentity,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.startedAt = now();
+  }
+
+  /** The worker's `onFlush` hook. Never throws. */
+  readonly onFlush = (report: FlushReport): void => {
+    const slot = this.slot();
+    slot.inserts += report.inserted;
+    slot.flushes += 1;
+    slot.flushedEvents += report.events;
+    slot.flushMs += report.elapsedMs;
+    slot.lagMsSum += report.maxLagMs;
+    slot.lagMsMax = Math.max(slot.lagMsMax, report.maxLagMs);
+    this.lastBatchEvents = report.events;
+    const seconds = report.elapsedMs / 1000;
+    let i = FLUSH_BUCKETS_SECONDS.findIndex((bound) => seconds <= bound);
+    if (i < 0) i = FLUSH_BUCKETS_SECONDS.length;
+    this.histogram.counts[i] = (this.histogram.counts[i] ?? 0) + 1;
+    this.histogram.count += 1;
+    this.histogram.sum += seconds;
+  };
+
+  /**
+   * The worker's `onError` hook: a failed append attempt (context `append …`) counts as one
+   * failed batch insert, as `HealthSnapshot.failuresLastMinute` defines it. Other contexts
+   * (read, ack) are queue trouble, which the Redis reachability rule covers.
+   */
+  readonly onError = (_err: unknown, context: string): void => {
+    if (!context.startsWith('append')) return;
+    this.slot().failures += 1;
+    this.failuresTotal += 1;
+  };
+
+  /** This process's snapshot now. */
+  snapshot(): ProcessSnapshot {
+    const now = this.now();
+    const nowSec = Math.floor(now / 1000);
+    const w = emptySecond(nowSec);
+    for (const s of this.window) {
+      if (s.sec <= nowSec - WINDOW_SECONDS || s.sec > nowSec) continue;
+      w.inserts += s.inserts;
+      w.failures += s.failures;
+      w.flushes += s.flushes;
+      w.flushedEvents += s.flushedEvents;
+      w.flushMs += s.flushMs;
+      w.lagMsSum += s.lagMsSum;
+      w.lagMsMax = Math.max(w.lagMsMax, s.lagMsMax);
+    }
+    const ws = this.sources.worker?.stats;
+    const ps = this.sources.producer?.stats();
+    const events: Record<string, Record<string, number>> = {};
+    for (const [category, outcomes] of Object.entries(ps?.events ?? {})) {
+      events[category] = Object.fromEntries(Object.entries(outcomes).map(([k, v]) => [k, v ?? 0]));
+    }
+    return {
+      role: this.identity.role,
+      name: this.identity.name,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      heartbeatAt: now,
+      batches: ws?.batches ?? 0,
+      inserted: ws?.inserted ?? 0,
+      duplicates: ws?.duplicates ?? 0,
+      retries: ws?.retries ?? 0,
+      reclaimed: ws?.reclaimed ?? 0,
+      deadLettered: ws?.deadLettered ?? 0,
+      batchSizeLimit: ws?.batchSize ?? 0,
+      lastBatchEvents: this.lastBatchEvents,
+      insertsLastMinute: w.inserts,
+      failuresLastMinute: w.failures,
+      flushesLastMinute: w.flushes,
+      flushedEventsLastMinute: w.flushedEvents,
+      avgFlushMsLastMinute: w.flushes > 0 ? w.flushMs / w.flushes : 0,
+      flushHistogram: structuredClone(this.histogram),
+      maxCommitLagMs: w.lagMsMax,
+      avgCommitLagMs: w.flushes > 0 ? w.lagMsSum / w.flushes : 0,
+      events,
+      rejected: ps?.rejected ?? 0,
+      enqueueErrors: ps?.enqueueErrors ?? 0,
+    };
+  }
+
+  /**
+   * Lifetime totals of this process, as fields of the shared counters hash. The publisher
+   * sends the difference from the last published totals, so the hash sums every process.
+   */
+  totals(snapshot: ProcessSnapshot = this.snapshot()): CounterValues {
+    const t: CounterValues = {
+      inserted: snapshot.inserted,
+      duplicates: snapshot.duplicates,
+      batches: snapshot.batches,
+      retries: snapshot.retries,
+      reclaimed: snapshot.reclaimed,
+      dead_lettered: snapshot.deadLettered,
+      failures: this.failuresTotal,
+      rejected: snapshot.rejected,
+      enqueue_errors: snapshot.enqueueErrors,
+    };
+    // The histogram goes into the shared hash too, so the Prometheus histogram is a lifetime
+    // (monotonic) one: summing only live snapshots would shrink whenever a process exits.
+    const h = snapshot.flushHistogram;
+    h.counts.forEach((c, i) => {
+      t[`flush_bucket:${i}`] = c;
+    });
+    t.flush_count = h.count;
+    // HINCRBY takes integers: the sum is kept in microseconds.
+    t.flush_sum_us = Math.round(h.sum * 1e6);
+    for (const [category, outcomes] of Object.entries(snapshot.events)) {
+      for (const [outcome, n] of Object.entries(outcomes)) t[`events:${category}:${outcome}`] = n;
+    }
+    return t;
+  }
+
+  private slot(): Second {
+    const sec = Math.floor(this.now() / 1000);
+    const i = sec % WINDOW_SECONDS;
+    let s = this.window[i]!;
+    if (s.sec !== sec) {
+      s = emptySecond(sec);
+      this.window[i] = s;
+    }
+    return s;
+  }
+}
+
+/** `current - previous` per field, leaving out zeros. */
+export function counterDeltas(current: CounterValues, previous: CounterValues): CounterValues {
+  const out: CounterValues = {};
+  for (const [k, v] of Object.entries(current)) {
+    const d = v - (previous[k] ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
