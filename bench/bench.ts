@@ -11,7 +11,6 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Cleanup } from './cleanup.js';
 import type { PartContext } from './context.js';
-import { eventSizes } from './events.js';
 import { ALL_PARTS, type BenchOptions, type BenchPart, scaleSettings } from './options.js';
 import { type EmbeddedPartResult, runEmbedded } from './parts/embedded.js';
 import { type EndToEndResult, runEndToEnd } from './parts/end-to-end.js';
@@ -21,6 +20,7 @@ import { runSeed, type SeedResult } from './parts/seed.js';
 import { assertBuilt, REPO_ROOT } from './processes.js';
 import { formatProfile } from './profile.js';
 import { markdown } from './report.js';
+import { eventSizes } from './sealed-events.js';
 import { medianOf } from './stats.js';
 import { type MachineInfo, machineInfo } from './system.js';
 

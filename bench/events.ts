@@ -2,11 +2,9 @@
  * Realistic events: about 400 bytes of JSON input with metadata, 95 % `info` and 5 %
  * `critical`, a handful of event types and many users and resources. Deterministic (a
  * seeded PRNG), so every run and every part logs the same mix.
+ * Imports nothing at run time: load-generator children run it beside dist/.
  */
-import { sealEvent } from '../src/core/canonical.js';
-import type { AuditEvent, AuditEventInput } from '../src/core/event.js';
-import { newEventId } from '../src/core/ids.js';
-import { validateEvent } from '../src/core/validate.js';
+import type { AuditEventInput } from '../src/core/event.js';
 
 /** Share of events in the `critical` category. */
 export const CRITICAL_SHARE = 0.05;
@@ -70,31 +68,4 @@ export function makeInput(rand: () => number): AuditEventInput {
 export function makeInputPool(size: number, seed = 1): AuditEventInput[] {
   const rand = prng(seed);
   return Array.from({ length: size }, () => makeInput(rand));
-}
-
-/**
- * Sealed events as a producer would enqueue them (validated, id, created_at, producer
- * stamp and hash), for the limit part that bypasses the library.
- */
-export function makeSealedEvents(count: number, seed = 2): AuditEvent[] {
-  const rand = prng(seed);
-  const producerId = newEventId();
-  const now = Date.now();
-  const out: AuditEvent[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const e = validateEvent(makeInput(rand), undefined, now);
-    e.producer_id = producerId;
-    e.producer_seq = i + 1;
-    out[i] = sealEvent(e);
-  }
-  return out;
-}
-
-/** Average size in bytes of the inputs as JSON, and of the sealed events as enqueued. */
-export function eventSizes(sample = 1000): { inputBytes: number; sealedBytes: number } {
-  const inputs = makeInputPool(sample, 3);
-  const sealed = makeSealedEvents(sample, 3);
-  const avg = (xs: unknown[]) =>
-    Math.round(xs.reduce<number>((s, x) => s + JSON.stringify(x).length, 0) / xs.length);
-  return { inputBytes: avg(inputs), sealedBytes: avg(sealed) };
 }

@@ -124,7 +124,8 @@ export function forkChild(cleanup: Cleanup, name: string): BenchChild {
     child,
     output: () => out,
     send(msg) {
-      child.send(msg);
+      // A child that has exited cannot be told anything; next() reports why it exited.
+      if (child.connected) child.send(msg);
     },
     next(type, timeoutMs = 600_000) {
       return new Promise((res, rej) => {

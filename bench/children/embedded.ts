@@ -3,8 +3,6 @@
  * exactly as `createAuditLogger()` runs with no REDIS_URL/DATABASE_URL. Logs N events
  * (at most `window` unresolved at a time) and times until `close()` has committed them all.
  */
-import { createAuditLogger } from '../../src/index.js';
-import { PgliteStore } from '../../src/store/index.js';
 import { makeInputPool } from '../events.js';
 import {
   type ChildRequest,
@@ -13,6 +11,7 @@ import {
   finish,
   ownPeakRssMiB,
 } from '../protocol.js';
+import { loadLibrary, loadStores } from './library.js';
 
 exitWithParent();
 
@@ -22,6 +21,8 @@ process.on('message', (m: ChildRequest) => {
 });
 
 async function run(cfg: EmbeddedConfig): Promise<void> {
+  const { createAuditLogger } = await loadLibrary();
+  const { PgliteStore } = await loadStores();
   // The queue cap is set above N: this part measures throughput, not overflow.
   const audit = createAuditLogger({
     redisUrl: null,

@@ -4,7 +4,6 @@
  * `resume`, `stop`; it answers `ready` once its logger is connected and `produced` with
  * its counts at the end. A process of its own, so that its CPU is not the workers'.
  */
-import { createAuditLogger } from '../../src/index.js';
 import { makeInputPool } from '../events.js';
 import {
   type ChildRequest,
@@ -14,6 +13,7 @@ import {
   type ProduceConfig,
   reply,
 } from '../protocol.js';
+import { loadLibrary } from './library.js';
 
 exitWithParent();
 
@@ -44,6 +44,7 @@ process.on('message', (m: ChildRequest) => {
 });
 
 async function run(cfg: ProduceConfig): Promise<void> {
+  const { createAuditLogger } = await loadLibrary();
   const audit = createAuditLogger({
     redisUrl: cfg.redisUrl,
     databaseUrl: cfg.databaseUrl,

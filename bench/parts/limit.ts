@@ -10,7 +10,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { AuditEvent } from '../../src/core/event.js';
 import { countRows, migrateSchema, names, type PartContext } from '../context.js';
-import { makeSealedEvents } from '../events.js';
+import { makeSealedEvents } from '../sealed-events.js';
 
 export interface LimitResult {
   rows: number;
