@@ -5,6 +5,7 @@
  */
 import type { AuditlineConfig } from './config.js';
 import type { AuditLogger } from './logger-types.js';
+import { ProcessMetrics, type ProcessRole } from './metrics/index.js';
 import { type OverflowPolicy, Producer } from './producer.js';
 import { createQueue } from './queue/index.js';
 import type { QueueAdapter } from './queue/port.js';
@@ -19,6 +20,11 @@ export interface Runtime {
   logger: AuditLogger & Producer;
   /** The in-process worker (embedded mode, or when asked for). */
   worker: Worker | null;
+  /**
+   * This process's metrics: recorder (hooked into the runtime's worker), publisher (started
+   * only with `options.metrics`) and the deployment-wide reader behind the monitoring routes.
+   */
+  metrics: ProcessMetrics;
   /** Stops the worker (flushing), closes the logger, the queue and the store. */
   close(): Promise<void>;
 }
@@ -31,6 +37,11 @@ export interface RuntimeOptions {
   /** Worker hooks (metrics). */
   onFlush?: WorkerDeps['onFlush'];
   onError?: WorkerDeps['onError'];
+  /**
+   * Publish this process's metrics under `role` (`worker` whenever the runtime runs one), and
+   * run alerting when a sink is configured. Default: off, so a library runtime starts no timer.
+   */
+  metrics?: { role: ProcessRole };
 }
 
 /** The seed's behaviour when the queue is full: critical events go straight to the store, others are dropped. */
@@ -62,17 +73,27 @@ export async function createRuntime(
     directStore: async () => ({ append: (events) => store.append(events), close: async () => {} }),
     overflow: DEFAULT_OVERFLOW,
   });
+  const metrics = new ProcessMetrics(config, { queue: q, database: store });
+  metrics.attachProducer(logger);
   const runWorker = options.worker ?? config.mode === 'embedded';
   const worker = runWorker
     ? new Worker({
         queue: q,
         store,
         config: { ...config, drainOnStop: config.mode === 'embedded' },
-        onFlush: options.onFlush,
-        onError: options.onError,
+        onFlush: (report) => {
+          metrics.recorder.onFlush(report);
+          options.onFlush?.(report);
+        },
+        onError: (err, context) => {
+          metrics.recorder.onError(err, context);
+          options.onError?.(err, context);
+        },
       })
     : null;
   worker?.start();
+  if (worker) metrics.attachWorker(worker);
+  if (options.metrics) metrics.start({ role: worker ? 'worker' : options.metrics.role });
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -80,10 +101,13 @@ export async function createRuntime(
     store,
     logger,
     worker,
+    metrics,
     close() {
       closing ??= (async () => {
         await logger.close();
         await worker?.stop();
+        // After the worker: its last batches are in the final published counters.
+        await metrics.close();
         await q.close();
         await store.close();
       })();

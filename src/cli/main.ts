@@ -8,13 +8,14 @@ import { Command } from 'commander';
 import { migrateCommand } from './migrate.js';
 import { reportError } from './options.js';
 import { serveCommand } from './serve.js';
+import { statsCommand } from './stats.js';
 import { workerCommand } from './worker.js';
 
 /**
  * The command registry. Later commands (verify, dlq, journal, stats, bench) are one module
  * each exporting a factory, added here.
  */
-const COMMANDS: ReadonlyArray<() => Command> = [serveCommand, workerCommand, migrateCommand];
+const COMMANDS: ReadonlyArray<() => Command> = [serveCommand, workerCommand, migrateCommand, statsCommand];
 
 function packageVersion(): string {
   // dist/cli/main.js and src/cli/main.ts are both two levels below package.json.

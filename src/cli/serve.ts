@@ -58,7 +58,10 @@ Examples:
       // Checked before connecting or migrating anything: a refused bind should have no side effects.
       assertSafeBind(config);
       // The runtime runs the worker in embedded mode, and in distributed mode when asked.
-      const runtime = await createRuntime(config, flags.withWorker ? { worker: true } : {});
+      const runtime = await createRuntime(config, {
+        ...(flags.withWorker ? { worker: true } : {}),
+        metrics: { role: 'server' },
+      });
       let server: Awaited<ReturnType<typeof startServer>>;
       try {
         server = await startServer(runtime);

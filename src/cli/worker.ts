@@ -54,9 +54,18 @@ Examples:
           'a separate worker needs REDIS_URL and DATABASE_URL; in embedded mode `auditline serve` runs the worker itself',
         );
       }
-      const runtime = await createRuntime(config);
+      // Publishes this worker's metrics (heartbeat) and runs alerting when a sink is configured.
+      const runtime = await createRuntime(config, { metrics: { role: 'worker' } });
       try {
-        const worker = new Worker({ queue: runtime.queue, store: runtime.store, config });
+        const { recorder } = runtime.metrics;
+        const worker = new Worker({
+          queue: runtime.queue,
+          store: runtime.store,
+          config,
+          onFlush: recorder.onFlush,
+          onError: recorder.onError,
+        });
+        runtime.metrics.attachWorker(worker);
         // Listen before starting, so a signal that arrives during start-up is not missed.
         const signal = waitForShutdownSignal();
         worker.start();

@@ -12,6 +12,7 @@ import { bearerAuth } from './auth.js';
 import { errorHandler } from './errors.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { type MonitoringRoutesDeps, monitoringRoutes } from './routes/monitoring.js';
 
 /** What the app needs; the caller owns these and closes them (the app never does). */
 export interface AppDeps {
@@ -19,6 +20,8 @@ export interface AppDeps {
   logger: AuditLogger;
   store: StoreAdapter;
   queue: QueueAdapter;
+  /** Serves `/api/monitoring/audit-metrics` and `/metrics` when given (`runtime.metrics.reader`). */
+  metrics?: MonitoringRoutesDeps['metrics'];
 }
 
 export interface AppOptions {
@@ -28,7 +31,7 @@ export interface AppOptions {
   readyTimeoutMs?: number;
 }
 
-/** Builds the HTTP API: `/v1/events`, `/healthz`, `/readyz`. */
+/** Builds the HTTP API: `/v1/events`, `/healthz`, `/readyz`, and with `deps.metrics` the monitoring routes. */
 export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstance {
   const { config, logger, store, queue } = deps;
   const app = Fastify({
@@ -61,6 +64,15 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
     },
     { prefix: '/v1' },
   );
+
+  const { metrics } = deps;
+  if (metrics) {
+    app.register(async (monitoring) => {
+      // Same rule as /v1: operational detail is not for anonymous callers once keys exist.
+      if (config.apiKeys.length > 0) monitoring.addHook('onRequest', bearerAuth(config.apiKeys));
+      monitoringRoutes(monitoring, { metrics });
+    });
+  }
 
   return app;
 }

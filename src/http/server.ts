@@ -73,7 +73,13 @@ export async function startServer(runtime: Runtime, opts: ServerOptions = {}): P
   const { config } = runtime;
   assertSafeBind(config);
   const app = buildApp(
-    { config, logger: runtime.logger, store: runtime.store, queue: runtime.queue },
+    {
+      config,
+      logger: runtime.logger,
+      store: runtime.store,
+      queue: runtime.queue,
+      metrics: runtime.metrics.reader,
+    },
     { log: opts.log ?? { level: 'warn' } },
   );
   // The runtime usually runs the in-process worker already (embedded mode); start one here
