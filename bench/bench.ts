@@ -12,6 +12,7 @@ import pg from 'pg';
 import { Cleanup } from './cleanup.js';
 import type { PartContext } from './context.js';
 import { ALL_PARTS, type BenchOptions, type BenchPart, scaleSettings } from './options.js';
+import { type DrainResult, runDrain } from './parts/drain.js';
 import { type EmbeddedPartResult, runEmbedded } from './parts/embedded.js';
 import { type EndToEndResult, runEndToEnd } from './parts/end-to-end.js';
 import { type HttpResult, runHttp } from './parts/http.js';
@@ -27,6 +28,7 @@ import { type MachineInfo, machineInfo } from './system.js';
 export interface RunResult {
   limit?: LimitResult;
   e2e?: EndToEndResult & { ratioToLimit: number | null };
+  drain?: DrainResult & { ratioToLimit: number | null };
   seed?: SeedResult;
   http?: HttpResult;
   embedded?: EmbeddedPartResult;
@@ -69,6 +71,7 @@ export function resolveOptions(o: Partial<BenchOptions> = {}): BenchOptions {
 const NOTES = [
   'Producers, workers, the HTTP server and the load generator are separate processes; Redis and PostgreSQL share the same cores.',
   'End to end: 2 producer processes run closed loops of log(); they pause when the stream holds more than a high-water mark and resume below a low-water mark, so workers always have a backlog. Rate = events acknowledged (hence committed) in the steady window after warm-up.',
+  'Drain: the same workers emptying a backlog filled beforehand, producers stopped: the worker side alone (in a deployment producers run on the application servers).',
   'Seed scenario: open-loop pacing (events issued on the clock, not on completion), default cap and overflow policy. created→committed uses ingested_at (transaction start), slightly understating commit time.',
   'HTTP: autocannon in its own process, half the duration per mode, 2 workers draining; queue cap raised so the numbers measure ingest, not overflow.',
   'Shared 2-core machine: other engineers run tests on it; the machine CPU figure shows how busy it was.',
@@ -109,7 +112,13 @@ export async function runBench(
         e2e: async () => {
           const e = await runEndToEnd(ctx, opts.workers);
           result.e2e = { ...e, ratioToLimit: null };
-          if (e.profile) opts.log(`\n${formatProfile(e.profile)}`);
+          if (e.profile) {
+            opts.log(`workers:\n${formatProfile(e.profile.workers)}`);
+            opts.log(`producers:\n${formatProfile(e.profile.producers)}`);
+          }
+        },
+        drain: async () => {
+          result.drain = { ...(await runDrain(ctx, opts.workers)), ratioToLimit: null };
         },
         seed: async () => {
           result.seed = await runSeed(ctx);
@@ -133,6 +142,8 @@ export async function runBench(
         }
       }
       if (result.e2e && result.limit) result.e2e.ratioToLimit = result.e2e.eventsPerS / result.limit.rowsPerS;
+      if (result.drain && result.limit)
+        result.drain.ratioToLimit = result.drain.eventsPerS / result.limit.rowsPerS;
       runs.push(result);
     }
     const report: BenchReport = {

@@ -2,6 +2,8 @@
  * What every part of a run shares: options, sizes, the admin connections, the cleanup
  * registry, and the steps several parts take (migrate a schema, start workers, count rows).
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { PostgresStore } from '../src/store/postgres/store.js';
@@ -20,11 +22,26 @@ export interface PartContext {
   log(line: string): void;
 }
 
-/** The schema and key prefix of one part of one run; both are registered for removal. */
-export function names(ctx: PartContext, part: string): { schema: string; prefix: string; streamKey: string } {
+export interface PartNames {
+  schema: string;
+  prefix: string;
+  streamKey: string;
+  /**
+   * The spill journal of this part's producers and server. Never the default
+   * (`./auditline-data/journal`): a journal replays into whatever queue the next process
+   * using it is configured with, so a leftover would leak into someone else's stream.
+   */
+  journalDir: string;
+}
+
+/** The schema, key prefix and journal directory of one part of one run; all registered for removal. */
+export function names(ctx: PartContext, part: string): PartNames {
   const schema = ctx.cleanup.schema(`bench_${ctx.opts.runId}_${ctx.run}_${part}`);
   const prefix = ctx.cleanup.prefix(`bench:${ctx.opts.runId}:${ctx.run}:${part}`);
-  return { schema, prefix, streamKey: `${prefix}:events` };
+  const journalDir = ctx.cleanup.dir(
+    join(tmpdir(), `auditline-bench-${ctx.opts.runId}-${ctx.run}-${part}-journal`),
+  );
+  return { schema, prefix, streamKey: `${prefix}:events`, journalDir };
 }
 
 /** Creates the schema with the real migrations (tables, partitions, indexes). */
@@ -38,8 +55,14 @@ export async function migrateSchema(ctx: PartContext, schema: string): Promise<v
 }
 
 /** The environment `auditline worker`/`serve` read (config.ts), for one part. */
-export function cliEnv(ctx: PartContext, schema: string, prefix: string): Record<string, string> {
+export function cliEnv(
+  ctx: PartContext,
+  schema: string,
+  prefix: string,
+  journalDir?: string,
+): Record<string, string> {
   return {
+    ...(journalDir ? { AUDITLINE_JOURNAL_DIR: journalDir } : {}),
     REDIS_URL: ctx.opts.redisUrl,
     DATABASE_URL: ctx.opts.databaseUrl,
     AUDITLINE_SCHEMA: schema,

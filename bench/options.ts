@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 
 /** The parts of one benchmark run, in the order they run. */
-export const ALL_PARTS = ['limit', 'e2e', 'seed', 'http', 'embedded'] as const;
+export const ALL_PARTS = ['limit', 'e2e', 'drain', 'seed', 'http', 'embedded'] as const;
 export type BenchPart = (typeof ALL_PARTS)[number];
 
 export type BenchScale = 'full' | 'tiny';
@@ -14,7 +14,7 @@ export interface BenchOptions {
   /** Seconds each sustained phase (end to end, seed scenario) runs; HTTP runs half of it per mode. */
   durationS: number;
   only: BenchPart[];
-  /** Worker processes in the end-to-end part (the seed scenario always uses 4). */
+  /** Worker processes in the end-to-end and drain parts (the seed scenario always uses 4). */
   workers: number;
   scale: BenchScale;
   /** Full runs; the report shows the median of each number over them. */
@@ -57,6 +57,8 @@ export interface ScaleSettings {
   httpBatchEvents: number;
   /** Events logged in embedded mode. */
   embeddedEvents: number;
+  /** Backlog the drain part fills before its workers start. */
+  drainBacklog: number;
   /** Longest wait for a backlog to drain after producers stop. */
   drainTimeoutMs: number;
 }
@@ -78,6 +80,7 @@ export function scaleSettings(scale: BenchScale): ScaleSettings {
       httpConnectionsBatch: 2,
       httpBatchEvents: 100,
       embeddedEvents: 1_000,
+      drainBacklog: 4_000,
       drainTimeoutMs: 60_000,
     };
   }
@@ -96,6 +99,7 @@ export function scaleSettings(scale: BenchScale): ScaleSettings {
     httpConnectionsBatch: 8,
     httpBatchEvents: 100,
     embeddedEvents: 50_000,
+    drainBacklog: 300_000,
     drainTimeoutMs: 180_000,
   };
 }

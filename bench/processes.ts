@@ -98,12 +98,17 @@ export interface BenchChild {
   output(): string;
 }
 
-/** Forks `bench/children/<name>.ts` under tsx with an IPC channel. */
-export function forkChild(cleanup: Cleanup, name: string): BenchChild {
+/** Forks `bench/children/<name>.ts` under tsx with an IPC channel (under `--cpu-prof` when given a directory). */
+export function forkChild(cleanup: Cleanup, name: string, cpuProfileDir?: string): BenchChild {
+  const execArgv = ['--import', 'tsx'];
+  if (cpuProfileDir) {
+    mkdirSync(cpuProfileDir, { recursive: true });
+    execArgv.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
+  }
   const child = cleanup.child(
     fork(resolve(REPO_ROOT, 'bench/children', `${name}.ts`), [], {
       cwd: REPO_ROOT,
-      execArgv: ['--import', 'tsx'],
+      execArgv,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     }),
   );

@@ -6,6 +6,7 @@ export interface ProduceConfig {
   databaseUrl: string;
   schema: string;
   keyPrefix: string;
+  journalDir: string;
   queueMaxLength: number;
   mode: 'closed' | 'paced';
   /** paced: events/s this child offers. */

@@ -38,7 +38,23 @@ export function tableRows(m: RunResult): [string, string, string, string, Check]
       '≥ 0.5',
       e.ratioToLimit === null ? null : e.ratioToLimit >= 0.5,
     ]);
-    rows.push(['end to end', 'lost (queued − stored)', fmt(e.lost), '0', e.lost === 0]);
+    rows.push([
+      'end to end',
+      'accepted but not stored after close (queued + spilled + direct − rows)',
+      fmt(e.notStored),
+      '0',
+      e.notStored === 0,
+    ]);
+  }
+  if (m.drain) {
+    const d = m.drain;
+    rows.push([
+      'drain',
+      `events/s committed from a ${fmt(d.backlog)}-event backlog, ${d.workers} workers, no producers running`,
+      `${fmt(d.eventsPerS)} (${d.ratioToLimit === null ? 'n/a' : fmt(d.ratioToLimit, 2)} × limit)`,
+      '',
+      null,
+    ]);
   }
   if (m.seed) {
     const s = m.seed;
@@ -48,6 +64,13 @@ export function tableRows(m: RunResult): [string, string, string, string, Check]
       `${fmt(s.stored)} / ${fmt(s.dropped)} / ${fmt(s.spilled)} / ${fmt(s.direct)}`,
       '0 dropped',
       s.dropped === 0,
+    ]);
+    rows.push([
+      'seed scenario',
+      'accepted but not stored after close (queued + spilled + direct − rows)',
+      fmt(s.notStored),
+      '0',
+      s.notStored === 0,
     ]);
     rows.push([
       'seed scenario',
@@ -147,6 +170,12 @@ export function markdown(report: BenchReport): string {
       .map(([k, v]) => `${k} ${fmt(v, 2)}`)
       .join(', ');
     lines.push('', `End-to-end CPU in cores during the steady window: ${cpu}.`);
+    if (m.drain) {
+      const d = Object.entries(m.drain.cpuCores)
+        .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+        .join(', ');
+      lines.push(`Drain CPU in cores: ${d}.`);
+    }
     if (m.e2e.starvedShare > 0.05) {
       lines.push(
         `Note: the stream was nearly empty in ${Math.round(m.e2e.starvedShare * 100)} % of end-to-end samples: producers, not workers, limited that number.`,

@@ -50,6 +50,7 @@ async function run(cfg: ProduceConfig): Promise<void> {
     databaseUrl: cfg.databaseUrl,
     schema: cfg.schema,
     keyPrefix: cfg.keyPrefix,
+    journalDir: cfg.journalDir,
     queueMaxLength: cfg.queueMaxLength,
   });
   const pool = makeInputPool(POOL_SIZE, cfg.seed);

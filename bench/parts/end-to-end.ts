@@ -21,6 +21,7 @@ import {
   startWorkers,
   stopAll,
 } from '../context.js';
+import { REPO_ROOT } from '../processes.js';
 import { type ProfileSummary, summariseProfiles } from '../profile.js';
 import { StreamSampler, waitForDrain } from '../sampler.js';
 import { MiB, round } from '../stats.js';
@@ -35,8 +36,9 @@ export interface EndToEndResult {
   committedInWindow: number;
   queued: number;
   stored: number;
-  /** queued + direct − stored after draining: must be 0. */
-  lost: number;
+  spilled: number;
+  /** Accepted (queued + spilled + direct) − stored, after draining and close(): should be 0. */
+  notStored: number;
   failed: number;
   /** Share of steady-window samples where the stream was nearly empty (the producers, not the workers, were the limit). */
   starvedShare: number;
@@ -47,12 +49,13 @@ export interface EndToEndResult {
   redisPeakUsedMemoryMiB: number;
   /** Cores used during the steady window, per process group (machine = everything, other users included). */
   cpuCores: Record<string, number>;
-  profile?: ProfileSummary;
+  /** With --profile: where the workers' and the producers' CPU time goes. */
+  profile?: { workers: ProfileSummary; producers: ProfileSummary };
 }
 
 export async function runEndToEnd(ctx: PartContext, workerCount: number): Promise<EndToEndResult> {
   const { scale, opts } = ctx;
-  const { schema, prefix, streamKey } = names(ctx, `e2e${workerCount}`);
+  const { schema, prefix, streamKey, journalDir } = names(ctx, `e2e${workerCount}`);
   const durationMs = opts.durationS * 1000;
   const warmupMs = Math.min(5000, Math.max(500, durationMs * 0.2));
   const profileDir = opts.profile
@@ -60,17 +63,29 @@ export async function runEndToEnd(ctx: PartContext, workerCount: number): Promis
     : undefined;
   try {
     await migrateSchema(ctx, schema);
-    const workers = await startWorkers(ctx, workerCount, schema, prefix, profileDir);
-    const producers = await startProducers(ctx, scale.producers, {
+    const workers = await startWorkers(
+      ctx,
+      workerCount,
       schema,
-      keyPrefix: prefix,
-      queueMaxLength: 10_000_000,
-      mode: 'closed',
-      rate: 0,
-      loops: scale.producerLoops,
-      window: scale.producerWindow,
-      durationMs: 0,
-    });
+      prefix,
+      profileDir && join(profileDir, 'workers'),
+    );
+    const producers = await startProducers(
+      ctx,
+      scale.producers,
+      {
+        schema,
+        keyPrefix: prefix,
+        journalDir,
+        queueMaxLength: 10_000_000,
+        mode: 'closed',
+        rate: 0,
+        loops: scale.producerLoops,
+        window: scale.producerWindow,
+        durationMs: 0,
+      },
+      profileDir && join(profileDir, 'producers'),
+    );
     let paused = false;
     const sampler = new StreamSampler(ctx.redis, streamKey, 100, (s) => {
       if (!paused && s.length > scale.highWater) {
@@ -115,7 +130,8 @@ export async function runEndToEnd(ctx: PartContext, workerCount: number): Promis
       committedInWindow,
       queued,
       stored,
-      lost: queued + (produced.outcomes.direct ?? 0) - stored,
+      spilled: produced.outcomes.spilled ?? 0,
+      notStored: queued + (produced.outcomes.spilled ?? 0) + (produced.outcomes.direct ?? 0) - stored,
       failed: produced.outcomes.failed ?? 0,
       starvedShare: round2(windowSamples.length ? starved / windowSamples.length : 0),
       peakBacklog: sampler.peakLength(),
@@ -126,7 +142,12 @@ export async function runEndToEnd(ctx: PartContext, workerCount: number): Promis
       cpuCores,
     };
     if (produced.failures.length > 0) ctx.log(`e2e: log() failures: ${produced.failures.join('; ')}`);
-    if (profileDir) result.profile = await summariseProfiles(profileDir);
+    if (profileDir) {
+      result.profile = {
+        workers: await summariseProfiles(join(profileDir, 'workers')),
+        producers: await summariseProfiles(join(profileDir, 'producers')),
+      };
+    }
     return result;
   } finally {
     await ctx.cleanup.runAll();

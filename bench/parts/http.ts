@@ -33,7 +33,7 @@ const WORKERS = 2;
 
 export async function runHttp(ctx: PartContext): Promise<HttpResult> {
   const { scale, opts } = ctx;
-  const { schema, prefix, streamKey } = names(ctx, 'http');
+  const { schema, prefix, streamKey, journalDir } = names(ctx, 'http');
   try {
     await migrateSchema(ctx, schema);
     const workers = await startWorkers(ctx, WORKERS, schema, prefix);
@@ -42,7 +42,7 @@ export async function runHttp(ctx: PartContext): Promise<HttpResult> {
       ctx.cleanup,
       ['serve'],
       {
-        ...cliEnv(ctx, schema, prefix),
+        ...cliEnv(ctx, schema, prefix, journalDir),
         PORT: String(port),
         AUDITLINE_HOST: '127.0.0.1',
         AUDITLINE_QUEUE_MAX_LENGTH: '10000000',

@@ -8,8 +8,9 @@ export async function startProducers(
   ctx: PartContext,
   count: number,
   config: Omit<ProduceConfig, 'seed' | 'redisUrl' | 'databaseUrl'>,
+  cpuProfileDir?: string,
 ): Promise<BenchChild[]> {
-  const children = Array.from({ length: count }, () => forkChild(ctx.cleanup, 'producer'));
+  const children = Array.from({ length: count }, () => forkChild(ctx.cleanup, 'producer', cpuProfileDir));
   for (const [i, c] of children.entries()) {
     c.send({
       type: 'produce',

@@ -31,8 +31,11 @@ export interface SeedResult {
   spilled: number;
   direct: number;
   failed: number;
-  /** queued + direct − stored after draining: must be 0. */
-  lost: number;
+  /**
+   * Accepted (queued + spilled + direct) − stored, after the producers' close() and the
+   * queue drained: events still in a spill journal (or lost). Should be 0.
+   */
+  notStored: number;
   logP50Ms: number;
   logP99Ms: number;
   logP999Ms: number;
@@ -49,13 +52,14 @@ const PRODUCERS = 2;
 
 export async function runSeed(ctx: PartContext): Promise<SeedResult> {
   const { scale, opts } = ctx;
-  const { schema, prefix, streamKey } = names(ctx, 'seed');
+  const { schema, prefix, streamKey, journalDir } = names(ctx, 'seed');
   try {
     await migrateSchema(ctx, schema);
     const workers = await startWorkers(ctx, scale.seedWorkers, schema, prefix);
     const producers = await startProducers(ctx, PRODUCERS, {
       schema,
       keyPrefix: prefix,
+      journalDir,
       queueMaxLength: scale.seedCap,
       mode: 'paced',
       rate: scale.seedRate / PRODUCERS,
@@ -95,7 +99,7 @@ export async function runSeed(ctx: PartContext): Promise<SeedResult> {
       spilled: o.spilled ?? 0,
       direct: o.direct ?? 0,
       failed: o.failed ?? 0,
-      lost: (o.queued ?? 0) + (o.direct ?? 0) - stored,
+      notStored: (o.queued ?? 0) + (o.spilled ?? 0) + (o.direct ?? 0) - stored,
       logP50Ms: round(percentile(lat, 50) / 1000, 3),
       logP99Ms: round(percentile(lat, 99) / 1000, 3),
       logP999Ms: round(percentile(lat, 99.9) / 1000, 3),
