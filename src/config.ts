@@ -76,6 +76,30 @@ export interface AuditlineConfig {
   autoMigrate: boolean;
   /** `AUDITLINE_PG_POOL_SIZE`: PostgreSQL connections per worker process. */
   pgPoolSize: number;
+  /**
+   * `AUDITLINE_OVERFLOW`: what happens to an event of each category when the queue is at its
+   * cap, e.g. `critical=direct,info=spill`; `*=` sets the default. Preset `seed` =
+   * `critical=direct,*=drop` (the seed plan's behaviour). Default `critical=direct,*=spill`.
+   */
+  overflow: Readonly<Record<string, OverflowPolicy>>;
+  /** `AUDITLINE_OVERFLOW_BLOCK_MS`: how long the `block` policy waits for room before spilling. */
+  overflowBlockMs: number;
+  /** `AUDITLINE_JOURNAL_DIR`: the disk spill journal of this process (default `<dataDir>/journal`). */
+  journalDir: string;
+  /** `AUDITLINE_JOURNAL_FSYNC`: `always | interval | never` (see the README for what each risks). */
+  journalFsync: 'always' | 'interval' | 'never';
+  /** `AUDITLINE_JOURNAL_MAX_BYTES`: size cap of the journal. */
+  journalMaxBytes: number;
+  /** `AUDITLINE_JOURNAL_FALLBACK`: when the journal is full or unusable: `direct` (write to PostgreSQL, else reject) or `drop` (counted, gap record). */
+  journalFallback: 'direct' | 'drop';
+  /** `AUDITLINE_HANDOFF_TIMEOUT_MS`: an event waits at most this long in memory for the queue, then it is spilled. */
+  handoffTimeoutMs: number;
+  /** `AUDITLINE_MAX_INFLIGHT_EVENTS`: events a producer holds in memory at most; beyond, they go to the journal. */
+  maxInflightEvents: number;
+  /** `AUDITLINE_GAP_INTERVAL_MS`: how often dropped events are summarised in an `audit.gap` record. */
+  gapIntervalMs: number;
+  /** `AUDITLINE_MAX_DELIVERIES`: an entry delivered more often than this goes to the dead-letter stream. */
+  maxDeliveries: number;
   /** `AUDITLINE_ENV`: deployment name in alert messages and dedup keys. Default `default`. */
   environment: string;
   /**
@@ -92,6 +116,47 @@ export interface AuditlineConfig {
   health: Readonly<HealthThresholds>;
   /** Alert sinks and timing (`AUDITLINE_ALERT_*`). */
   alerts: Readonly<AlertConfig>;
+}
+
+/** What to do with an event of a category when the queue is at its cap. */
+export type OverflowPolicy = 'spill' | 'direct' | 'block' | 'drop';
+
+const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['spill', 'direct', 'block', 'drop'];
+/** The default: nothing is dropped; critical events go straight to the database. */
+export const DEFAULT_OVERFLOW: Readonly<Record<string, OverflowPolicy>> = Object.freeze({
+  critical: 'direct',
+  '*': 'spill',
+});
+/** The seed plan's behaviour, one option away: critical direct, everything else dropped (counted, gap records). */
+export const SEED_OVERFLOW: Readonly<Record<string, OverflowPolicy>> = Object.freeze({
+  critical: 'direct',
+  '*': 'drop',
+});
+
+/** Parses `critical=direct,*=spill` or a preset name (`seed`, `default`). */
+export function parseOverflow(raw: string): Record<string, OverflowPolicy> {
+  const text = raw.trim();
+  if (text === 'seed') return { ...SEED_OVERFLOW };
+  if (text === '' || text === 'default') return { ...DEFAULT_OVERFLOW };
+  const out: Record<string, OverflowPolicy> = { ...DEFAULT_OVERFLOW };
+  for (const part of list(text)) {
+    const [category, policy] = part.split('=').map((s) => s.trim());
+    if (!category || !policy || !OVERFLOW_POLICIES.includes(policy as OverflowPolicy)) {
+      throw new ConfigError(
+        `AUDITLINE_OVERFLOW: "${part}" must be <category>=<${OVERFLOW_POLICIES.join('|')}> (or the preset "seed")`,
+      );
+    }
+    out[category] = policy as OverflowPolicy;
+  }
+  return out;
+}
+
+/** The policy for a category under an overflow table (`*` is the default). */
+export function overflowPolicyFor(
+  table: Readonly<Record<string, OverflowPolicy>>,
+  category: string,
+): OverflowPolicy {
+  return table[category] ?? table['*'] ?? 'spill';
 }
 
 /** Explicit options; each one overrides the environment. */
@@ -118,6 +183,14 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!allowed.includes(raw as T))
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
 }
 
 function list(raw: string | undefined): string[] {
@@ -210,11 +283,30 @@ export function loadConfig(
     consumerName: overrides.consumerName ?? (env.AUDITLINE_CONSUMER_NAME || `${hostname()}-${process.pid}`),
     autoMigrate: overrides.autoMigrate ?? bool(env, 'AUDITLINE_AUTO_MIGRATE', true),
     pgPoolSize: overrides.pgPoolSize ?? int(env, 'AUDITLINE_PG_POOL_SIZE', 4, 1),
+    overflow: overrides.overflow ?? parseOverflow(env.AUDITLINE_OVERFLOW ?? ''),
+    overflowBlockMs: overrides.overflowBlockMs ?? int(env, 'AUDITLINE_OVERFLOW_BLOCK_MS', 1000),
+    journalDir: '',
+    journalFsync:
+      overrides.journalFsync ??
+      oneOf(env, 'AUDITLINE_JOURNAL_FSYNC', ['always', 'interval', 'never'], 'interval'),
+    journalMaxBytes:
+      overrides.journalMaxBytes ?? int(env, 'AUDITLINE_JOURNAL_MAX_BYTES', 1024 ** 3, 1024 * 1024),
+    journalFallback:
+      overrides.journalFallback ?? oneOf(env, 'AUDITLINE_JOURNAL_FALLBACK', ['direct', 'drop'], 'direct'),
+    handoffTimeoutMs: overrides.handoffTimeoutMs ?? int(env, 'AUDITLINE_HANDOFF_TIMEOUT_MS', 2000, 10),
+    maxInflightEvents: overrides.maxInflightEvents ?? int(env, 'AUDITLINE_MAX_INFLIGHT_EVENTS', 50_000, 1),
+    gapIntervalMs: overrides.gapIntervalMs ?? int(env, 'AUDITLINE_GAP_INTERVAL_MS', 60_000, 10),
+    maxDeliveries: overrides.maxDeliveries ?? int(env, 'AUDITLINE_MAX_DELIVERIES', 5, 1),
     environment: overrides.environment ?? (env.AUDITLINE_ENV || 'default'),
     metricsIntervalMs: overrides.metricsIntervalMs ?? int(env, 'AUDITLINE_METRICS_INTERVAL_MS', 5_000, 50),
     health: Object.freeze({ ...healthFromEnv(env), ...overrides.health }),
     alerts: Object.freeze({ ...alertsFromEnv(env), ...overrides.alerts }),
   };
+  cfg.journalDir = resolve(overrides.journalDir ?? (env.AUDITLINE_JOURNAL_DIR || `${cfg.dataDir}/journal`));
+  for (const [category, policy] of Object.entries(cfg.overflow)) {
+    if (!OVERFLOW_POLICIES.includes(policy))
+      throw new ConfigError(`overflow policy for ${category}: unknown "${policy}"`);
+  }
   if (!IDENT_RE.test(cfg.schema)) {
     throw new ConfigError(`AUDITLINE_SCHEMA must be a lower-case SQL identifier, got "${cfg.schema}"`);
   }

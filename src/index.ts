@@ -3,17 +3,24 @@
  * is public.
  */
 export { type AuditlineConfig, type ConfigOverrides, loadConfig } from './config.js';
-export { hashEvent, canonicalForm, verifyEventHash } from './core/canonical.js';
+export { canonicalForm, hashEvent, verifyEventHash } from './core/canonical.js';
 export {
   AuditError,
   BatchValidationError,
   ConfigError,
-  ErrorCodes,
   type ErrorCode,
+  ErrorCodes,
   EventValidationError,
   type FieldIssue,
 } from './core/errors.js';
-export type { AuditEvent, AuditEventInput, JsonObject, JsonValue, LogOutcome, LogResult } from './core/event.js';
+export type {
+  AuditEvent,
+  AuditEventInput,
+  JsonObject,
+  JsonValue,
+  LogOutcome,
+  LogResult,
+} from './core/event.js';
 export { validateEvent } from './core/validate.js';
 export {
   type AuditLoggerHandle,
@@ -25,4 +32,4 @@ export {
 export type { AuditLogger } from './logger-types.js';
 export type { OverflowPolicy, ProducerStats } from './producer.js';
 export { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
-export { Worker, type WorkerDeps, type FlushReport } from './worker/worker.js';
+export { type FlushReport, Worker, type WorkerDeps } from './worker/worker.js';

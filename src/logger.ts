@@ -6,19 +6,17 @@
 import { type ConfigOverrides, loadConfig } from './config.js';
 import type { AuditEventInput, LogResult } from './core/event.js';
 import type { AuditLogger } from './logger-types.js';
-import { type OverflowPolicy, Producer, type ProducerStats } from './producer.js';
+import { Producer, type ProducerStats } from './producer.js';
 import { createQueue } from './queue/index.js';
-import { createRuntime, DEFAULT_OVERFLOW } from './runtime.js';
+import { createRuntime } from './runtime.js';
+import { openSpillJournal } from './spill.js';
 import { createStore } from './store/index.js';
 
-/** Options of {@link createAuditLogger}: any configuration option, plus the overflow policy. */
-export interface AuditLoggerOptions extends ConfigOverrides {
-  /**
-   * What happens to an event of each category when the queue is at its cap. Default:
-   * `{ critical: 'direct' }`, other categories `drop` (the seed's behaviour).
-   */
-  overflow?: Record<string, OverflowPolicy>;
-}
+/**
+ * Options of {@link createAuditLogger}: any configuration option (see `AuditlineConfig`);
+ * each overrides the corresponding environment variable.
+ */
+export type AuditLoggerOptions = ConfigOverrides;
 
 /** A logger as returned by {@link createAuditLogger}. */
 export interface AuditLoggerHandle extends AuditLogger {
@@ -43,23 +41,25 @@ export interface AuditLoggerHandle extends AuditLogger {
  * ```
  */
 export function createAuditLogger(options: AuditLoggerOptions = {}): AuditLoggerHandle {
-  const { overflow, ...overrides } = options;
-  const config = loadConfig(overrides);
+  const config = loadConfig(options);
   const ready: Promise<{ producer: Producer; close: () => Promise<void> }> = (async () => {
     if (config.mode === 'embedded') {
       const runtime = await createRuntime(config, { worker: true });
       return { producer: runtime.logger, close: () => runtime.close() };
     }
     const queue = await createQueue(config);
-    await queue.init();
+    // Redis may be down right now: that is what the journal is for, so init errors are not fatal.
+    await queue.init().catch(() => {});
+    const journal = await openSpillJournal(config);
     const producer = new Producer({
       config,
       queue,
+      journal,
       // Producers rarely write directly; open one small pool only when they must.
       directStore: async () => createStore({ ...config, pgPoolSize: 1 }),
-      overflow: overflow ?? DEFAULT_OVERFLOW,
       onClose: () => queue.close(),
     });
+    await producer.resumeSpilled();
     return { producer, close: () => producer.close() };
   })();
   // Surface initialisation errors through log()/close(), not as an unhandled rejection.

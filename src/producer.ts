@@ -1,44 +1,87 @@
 /**
- * The producer side of a logger: validation, hashing, and coalescing of concurrent `log()`
- * calls into one queue round trip. The request path pays for validation and a SHA-256 (a
- * few microseconds); everything logged in the same event-loop turn shares one Lua call.
+ * The producer side of a logger: validation, hashing, coalescing of concurrent `log()`
+ * calls into one queue round trip, and the overflow policies. The request path pays for
+ * validation and a SHA-256 (a few microseconds); everything logged in the same event-loop
+ * turn shares one Lua call.
+ *
+ * Where an event goes:
+ *   journal backlog  → journal (keeps order while a spill is replayed)
+ *   queue accepts    → `queued`
+ *   queue at its cap → the category's policy: `spill` (journal), `direct` (store, else spill),
+ *                      `block` (wait for room, else spill), `drop` (counted, gap record)
+ *   queue unreachable or slower than handoffTimeoutMs → journal (`spilled`)
+ *   journal full or unusable → `journalFallback`: `direct` (store, else reject) or `drop`
+ * `log()` rejects only for invalid input, after close(), or when every durable path failed.
  */
-import type { AuditlineConfig } from './config.js';
+import { type AuditlineConfig, type OverflowPolicy, overflowPolicyFor } from './config.js';
 import { sealEvent } from './core/canonical.js';
-import { AuditError, BatchValidationError, ErrorCodes, EventValidationError, type FieldIssue } from './core/errors.js';
+import {
+  AuditError,
+  BatchValidationError,
+  ErrorCodes,
+  EventValidationError,
+  type FieldIssue,
+} from './core/errors.js';
 import type { AuditEvent, AuditEventInput, LogOutcome, LogResult, UnhashedEvent } from './core/event.js';
 import { newEventId } from './core/ids.js';
 import { validateEvent } from './core/validate.js';
+import { GapTracker } from './gaps.js';
+import type { Journal } from './journal/index.js';
 import type { AuditLogger } from './logger-types.js';
 import type { QueueAdapter } from './queue/port.js';
+import { Replayer } from './spill.js';
 import type { StoreAdapter } from './store/port.js';
+
+export type { OverflowPolicy } from './config.js';
 
 /** The part of a store a producer needs for direct writes. */
 export type DirectStore = Pick<StoreAdapter, 'append' | 'close'>;
-
-/** What to do with an event of a category when the queue is at its cap. */
-export type OverflowPolicy = 'direct' | 'drop';
 
 /** Counters a producer keeps; read them with `logger.stats()`. */
 export interface ProducerStats {
   /** By category, then outcome. */
   events: Record<string, Partial<Record<LogOutcome, number>>>;
+  /** Events refused by validation. */
   rejected: number;
+  /** Queue calls that failed (the events were spilled). */
   enqueueErrors: number;
+  /** Queue calls slower than handoffTimeoutMs (the events were spilled). */
+  handoffTimeouts: number;
+  /** Events that met a full or unusable journal and took the journal fallback. */
+  journalFallbacks: number;
+  /** Direct writes that failed (the events were spilled or rejected). */
+  directFailures: number;
+  /** `audit.gap` records written. */
+  gapRecords: number;
+  /** Journaled events moved into the queue. */
+  replayed: number;
 }
 
+export type ProducerConfig = Pick<
+  AuditlineConfig,
+  | 'validation'
+  | 'overflow'
+  | 'overflowBlockMs'
+  | 'journalFallback'
+  | 'handoffTimeoutMs'
+  | 'maxInflightEvents'
+  | 'gapIntervalMs'
+  | 'queueMaxLength'
+>;
+
 export interface ProducerOptions {
-  config: Pick<AuditlineConfig, 'validation'>;
+  config: ProducerConfig;
   queue: QueueAdapter;
-  /** Opens the store used for direct writes; called at most once, on first need. */
+  /** Opens the store used for direct writes; called on first need (again after a failure). */
   directStore: () => Promise<DirectStore>;
-  /** Overflow policy by category; categories not listed use `defaultPolicy`. */
-  overflow?: Record<string, OverflowPolicy>;
-  defaultPolicy?: OverflowPolicy;
+  /** The spill journal; null disables spilling (the journal fallback applies instead). */
+  journal: Journal | null;
   /** Events sent in one queue call, at most. */
   maxEnqueueBatch?: number;
-  /** Releases what the producer's owner opened (called by close()). */
+  /** Releases what the producer's owner opened (called by close(), after the journal closes). */
   onClose?: () => Promise<void>;
+  /** Errors the producer handled (spills, failed direct writes). Must not throw. */
+  onError?: (err: unknown, context: string) => void;
 }
 
 interface Pending {
@@ -46,9 +89,13 @@ interface Pending {
   payload: string;
   resolve: (r: LogResult) => void;
   reject: (e: unknown) => void;
+  /** Gap records must never be dropped themselves. */
+  internal?: boolean;
 }
 
-/** A logger that validates, hashes and enqueues. Created by `createAuditLogger`. */
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A logger that validates, hashes and hands off events. Created by `createAuditLogger`. */
 export class Producer implements AuditLogger {
   /** Identifies this logger instance in every event it stamps (completeness checks). */
   readonly producerId = newEventId();
@@ -56,11 +103,41 @@ export class Producer implements AuditLogger {
   private pending: Pending[] = [];
   private scheduled = false;
   private closed = false;
+  private inflightEvents = 0;
   private readonly inflight = new Set<Promise<void>>();
   private store: Promise<DirectStore> | null = null;
-  private readonly counters: ProducerStats = { events: {}, rejected: 0, enqueueErrors: 0 };
+  private readonly gaps = new GapTracker();
+  private gapTimer: NodeJS.Timeout | null = null;
+  private readonly replayer: Replayer | null;
+  private readonly counters: Omit<ProducerStats, 'replayed'> = {
+    events: {},
+    rejected: 0,
+    enqueueErrors: 0,
+    handoffTimeouts: 0,
+    journalFallbacks: 0,
+    directFailures: 0,
+    gapRecords: 0,
+  };
 
-  constructor(private readonly opts: ProducerOptions) {}
+  constructor(private readonly opts: ProducerOptions) {
+    const { journal, queue, config } = opts;
+    this.replayer = journal
+      ? new Replayer({
+          journal,
+          queue,
+          queueMaxLength: config.queueMaxLength,
+          onError: (err) => this.report(err, 'replay'),
+        })
+      : null;
+  }
+
+  /**
+   * Replays what an earlier process left in the journal. Called once after construction
+   * (by `createAuditLogger` and the runtime); harmless when the journal is empty.
+   */
+  async resumeSpilled(): Promise<void> {
+    if (this.opts.journal && (await this.opts.journal.status()).pendingRecords > 0) this.replayer?.kick();
+  }
 
   log(input: AuditEventInput): Promise<LogResult> {
     if (this.closed) return Promise.reject(new AuditError(ErrorCodes.CLOSED, 'audit logger is closed'));
@@ -96,16 +173,39 @@ export class Producer implements AuditLogger {
 
   /** Counters since this logger was created. */
   stats(): ProducerStats {
-    return structuredClone(this.counters);
+    return { ...structuredClone(this.counters), replayed: this.replayer?.replayed ?? 0 };
   }
 
+  /** Events waiting in the journal (0 without one). */
+  async journalBacklog(): Promise<number> {
+    return this.opts.journal ? (await this.opts.journal.status()).pendingRecords : 0;
+  }
+
+  /**
+   * Hands off everything in flight, writes pending gap records, makes one last attempt to
+   * replay the journal, then closes it. Events still journaled stay on disk for the next
+   * process. Further `log()` calls reject with `AUDIT_ERR_CLOSED`.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.gapTimer) clearInterval(this.gapTimer);
     this.flushNow();
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    await this.settleInflight();
+    this.writeGapRecords();
+    this.flushNow();
+    await this.settleInflight();
+    if (this.replayer) {
+      await this.replayer.stop();
+      await this.replayer.drainOnce().catch((err) => this.report(err, 'replay on close'));
+    }
+    await this.opts.journal?.close();
     if (this.store) await (await this.store.catch(() => null))?.close();
     await this.opts.onClose?.();
+  }
+
+  private async settleInflight(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
   private prepare(e: UnhashedEvent): AuditEvent {
@@ -114,9 +214,9 @@ export class Producer implements AuditLogger {
     return sealEvent(e);
   }
 
-  private submit(event: AuditEvent): Promise<LogResult> {
+  private submit(event: AuditEvent, internal = false): Promise<LogResult> {
     return new Promise<LogResult>((resolve, reject) => {
-      this.pending.push({ event, payload: JSON.stringify(event), resolve, reject });
+      this.pending.push({ event, payload: JSON.stringify(event), resolve, reject, internal });
       if (!this.scheduled) {
         this.scheduled = true;
         // setImmediate (not a microtask) so that calls made by other I/O callbacks of the
@@ -131,33 +231,138 @@ export class Producer implements AuditLogger {
     const max = this.opts.maxEnqueueBatch ?? 1000;
     while (this.pending.length > 0) {
       const chunk = this.pending.splice(0, max);
-      const p = this.send(chunk).finally(() => this.inflight.delete(p));
+      this.inflightEvents += chunk.length;
+      const p = this.route(chunk).finally(() => {
+        this.inflightEvents -= chunk.length;
+        this.inflight.delete(p);
+      });
       this.inflight.add(p);
     }
   }
 
-  private async send(chunk: Pending[]): Promise<void> {
+  private async route(chunk: Pending[]): Promise<void> {
+    // While the journal holds a backlog, new events queue up behind it to keep order; and
+    // a producer holding too much in memory (queue slow) sheds to disk.
+    if (this.replayer?.backlog || this.inflightEvents > this.opts.config.maxInflightEvents) {
+      return this.spill(chunk);
+    }
     let statuses: ('queued' | 'full')[];
     try {
-      statuses = await this.opts.queue.enqueue(chunk.map((p) => p.payload));
+      statuses = await this.enqueueWithTimeout(chunk);
+    } catch (err) {
+      this.report(err, 'enqueue');
+      return this.spill(chunk);
+    }
+    const byPolicy = new Map<OverflowPolicy, Pending[]>();
+    chunk.forEach((p, i) => {
+      if (statuses[i] === 'queued') {
+        this.settle(p, 'queued');
+        return;
+      }
+      let policy = overflowPolicyFor(this.opts.config.overflow, p.event.event_category);
+      if (p.internal && policy === 'drop') policy = 'spill';
+      const list = byPolicy.get(policy) ?? [];
+      list.push(p);
+      byPolicy.set(policy, list);
+    });
+    await Promise.all(
+      [...byPolicy].map(([policy, items]) => {
+        switch (policy) {
+          case 'drop':
+            return this.drop(items);
+          case 'direct':
+            return this.writeDirect(items, () => this.spill(items));
+          case 'block':
+            return this.blockForRoom(items);
+          default:
+            return this.spill(items);
+        }
+      }),
+    );
+  }
+
+  private async enqueueWithTimeout(chunk: Pending[]): Promise<('queued' | 'full')[]> {
+    const enqueue = this.opts.queue.enqueue(chunk.map((p) => p.payload));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.counters.handoffTimeouts++;
+        // If the queue answers later these events are in both places; the store keeps one row per id.
+        reject(
+          new AuditError(
+            ErrorCodes.QUEUE_UNAVAILABLE,
+            `queue did not answer within ${this.opts.config.handoffTimeoutMs} ms`,
+          ),
+        );
+      }, this.opts.config.handoffTimeoutMs);
+    });
+    try {
+      return await Promise.race([enqueue, timeout]);
     } catch (err) {
       this.counters.enqueueErrors++;
-      const error = new AuditError(ErrorCodes.QUEUE_UNAVAILABLE, 'the queue is unreachable', { cause: err });
-      for (const p of chunk) p.reject(error);
-      return;
+      enqueue.catch(() => {}); // the late outcome no longer matters
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
-    const direct: Pending[] = [];
-    chunk.forEach((p, i) => {
-      if (statuses[i] === 'queued') return this.settle(p, 'queued');
-      const policy = this.opts.overflow?.[p.event.event_category] ?? this.opts.defaultPolicy ?? 'drop';
-      if (policy === 'direct') direct.push(p);
-      else this.settle(p, 'dropped');
+  }
+
+  /** `block` policy: retry the queue until there is room or overflowBlockMs passes, then spill. */
+  private async blockForRoom(items: Pending[]): Promise<void> {
+    const deadline = Date.now() + this.opts.config.overflowBlockMs;
+    let left = items;
+    while (left.length > 0 && Date.now() < deadline) {
+      await sleep(Math.min(50, Math.max(1, deadline - Date.now())));
+      let statuses: ('queued' | 'full')[];
+      try {
+        statuses = await this.enqueueWithTimeout(left);
+      } catch {
+        break;
+      }
+      const stillFull: Pending[] = [];
+      for (const [i, p] of left.entries()) {
+        if (statuses[i] === 'queued') this.settle(p, 'queued');
+        else stillFull.push(p);
+      }
+      left = stillFull;
+    }
+    if (left.length > 0) await this.spill(left);
+  }
+
+  /** Appends to the journal (outcome `spilled`); a full or failing journal takes the fallback. */
+  private async spill(items: Pending[]): Promise<void> {
+    const journal = this.opts.journal;
+    if (journal) {
+      try {
+        const res = await journal.append(items.map((p) => p.payload));
+        if (res.status === 'ok') {
+          for (const p of items) this.settle(p, 'spilled');
+          this.replayer?.kick();
+          return;
+        }
+      } catch (err) {
+        this.report(err, 'journal append');
+      }
+    }
+    this.counters.journalFallbacks += items.length;
+    if (this.opts.config.journalFallback === 'drop') {
+      const droppable = items.filter((p) => !p.internal);
+      const internal = items.filter((p) => p.internal);
+      this.drop(droppable);
+      if (internal.length === 0) return;
+      items = internal;
+    }
+    await this.writeDirect(items, async () => {
+      const error = new AuditError(
+        ErrorCodes.JOURNAL_FULL,
+        'the queue, the journal and the store all refused the event; it was not recorded',
+      );
+      for (const p of items) p.reject(error);
     });
-    if (direct.length > 0) await this.writeDirect(direct);
   }
 
   /** Writes straight to the store on the logger's own connection (never the caller's transaction). */
-  private async writeDirect(items: Pending[]): Promise<void> {
+  private async writeDirect(items: Pending[], onFailure: () => Promise<void>): Promise<void> {
     try {
       this.store ??= this.opts.directStore().catch((err: unknown) => {
         this.store = null; // try to open it again next time
@@ -166,14 +371,46 @@ export class Producer implements AuditLogger {
       await (await this.store).append(items.map((p) => p.event));
       for (const p of items) this.settle(p, 'direct');
     } catch (err) {
-      const error = new AuditError(ErrorCodes.STORE_UNAVAILABLE, 'direct write to the store failed', { cause: err });
-      for (const p of items) p.reject(error);
+      this.counters.directFailures += items.length;
+      this.report(err, 'direct write');
+      await onFailure();
+    }
+  }
+
+  private drop(items: Pending[]): void {
+    for (const p of items) {
+      this.gaps.record(p.event.event_category, Date.parse(p.event.created_at), p.event.producer_seq);
+      this.settle(p, 'dropped');
+    }
+    if (items.length > 0 && !this.gapTimer && !this.closed) {
+      this.gapTimer = setInterval(() => this.writeGapRecords(), this.opts.config.gapIntervalMs);
+      this.gapTimer.unref();
+    }
+  }
+
+  /** Logs one `audit.gap` record per category with drops since the last call. */
+  private writeGapRecords(): void {
+    if (!this.gaps.pending) return;
+    for (const input of this.gaps.take(this.producerId)) {
+      const event = this.prepare(validateEvent(input, this.opts.config.validation));
+      this.counters.gapRecords++;
+      this.submit(event, true).catch((err) => this.report(err, 'gap record'));
     }
   }
 
   private settle(p: Pending, outcome: LogOutcome): void {
-    const byCategory = (this.counters.events[p.event.event_category] ??= {});
+    const category = p.event.event_category;
+    const byCategory = this.counters.events[category] ?? {};
+    this.counters.events[category] = byCategory;
     byCategory[outcome] = (byCategory[outcome] ?? 0) + 1;
     p.resolve({ id: p.event.id, hash: p.event.hash, outcome });
+  }
+
+  private report(err: unknown, context: string): void {
+    try {
+      this.opts.onError?.(err, context);
+    } catch {
+      // reporting must never break the producer
+    }
   }
 }

@@ -6,9 +6,10 @@
 import type { AuditlineConfig } from './config.js';
 import type { AuditLogger } from './logger-types.js';
 import { ProcessMetrics, type ProcessRole } from './metrics/index.js';
-import { type OverflowPolicy, Producer } from './producer.js';
+import { Producer } from './producer.js';
 import { createQueue } from './queue/index.js';
 import type { QueueAdapter } from './queue/port.js';
+import { openSpillJournal } from './spill.js';
 import { createStore } from './store/index.js';
 import type { StoreAdapter } from './store/port.js';
 import { Worker, type WorkerDeps } from './worker/worker.js';
@@ -44,9 +45,6 @@ export interface RuntimeOptions {
   metrics?: { role: ProcessRole };
 }
 
-/** The seed's behaviour when the queue is full: critical events go straight to the store, others are dropped. */
-export const DEFAULT_OVERFLOW: Record<string, OverflowPolicy> = { critical: 'direct' };
-
 export async function createRuntime(
   config: Readonly<AuditlineConfig>,
   options: RuntimeOptions = {},
@@ -65,14 +63,21 @@ export async function createRuntime(
       throw err;
     }
   })();
+  const journal = await openSpillJournal(config).catch(async (err) => {
+    await q.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw err;
+  });
   const logger = new Producer({
     config,
     queue: q,
+    journal,
     // One process, one store: direct writes share the adapter (PGlite is single-connection;
     // a pg pool hands out a connection of its own, never the caller's transaction).
     directStore: async () => ({ append: (events) => store.append(events), close: async () => {} }),
-    overflow: DEFAULT_OVERFLOW,
+    onError: options.onError,
   });
+  await logger.resumeSpilled();
   const metrics = new ProcessMetrics(config, { queue: q, database: store });
   metrics.attachProducer(logger);
   const runWorker = options.worker ?? config.mode === 'embedded';

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, parseOverflow } from '../../src/config.js';
 import { verifyEventHash } from '../../src/core/canonical.js';
 import {
   BatchValidationError,
@@ -19,6 +19,7 @@ import { createAuditLogger } from '../../src/logger.js';
 import { Producer } from '../../src/producer.js';
 import type { QueueAdapter } from '../../src/queue/port.js';
 import { RedisStreamsQueue } from '../../src/queue/redis/redis-streams-queue.js';
+import { openSpillJournal } from '../../src/spill.js';
 import { PgliteStore } from '../../src/store/pglite/store.js';
 import { PostgresStore } from '../../src/store/postgres/store.js';
 import {
@@ -93,7 +94,12 @@ describe('createAuditLogger', () => {
     const queue = redisQueue(100);
     await queue.init();
     const config = loadConfig({ redisUrl: null, databaseUrl: null });
-    const producer = new Producer({ config, queue, directStore: async () => assert.fail('no direct write') });
+    const producer = new Producer({
+      config,
+      queue,
+      journal: null,
+      directStore: async () => assert.fail('no direct write'),
+    });
     await assert.rejects(producer.log({ event_type: '' }), (e: unknown) => e instanceof EventValidationError);
     await assert.rejects(
       producer.logMany([{ event_type: 'ok' }, { event_type: 'x', bogus: 1 }, { event_type: 'ok2' }]),
@@ -116,6 +122,7 @@ describe('createAuditLogger', () => {
     const producer = new Producer({
       config,
       queue: counting.asQueue(),
+      journal: null,
       directStore: async () => assert.fail(),
     });
     const pending = Array.from({ length: 800 }, (_, i) =>
@@ -133,7 +140,7 @@ describe('createAuditLogger', () => {
     await real.close();
   });
 
-  it('queue at its cap: critical events are written directly, others dropped and counted', async () => {
+  it('seed preset at the cap: critical written directly, others dropped, counted and gap-recorded', async () => {
     const schema = uniqueSchema('logger');
     cleanup.push(() => dropSchema(schema));
     const store = new PostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 });
@@ -141,12 +148,16 @@ describe('createAuditLogger', () => {
     await store.close();
     const prefix = uniquePrefix('cap');
     cleanup.push(() => dropPrefix(prefix));
+    const dataDir = await mkdtemp(join(tmpdir(), 'auditline-cap-'));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
     const audit = createAuditLogger({
       redisUrl: REDIS_URL,
       databaseUrl: DATABASE_URL,
       schema,
       keyPrefix: prefix,
+      dataDir,
       queueMaxLength: 10,
+      overflow: parseOverflow('seed'),
     });
     const first = await Promise.all(Array.from({ length: 10 }, () => audit.log({ event_type: 'fill' })));
     assert.ok(first.every((r) => r.outcome === 'queued'));
@@ -161,8 +172,56 @@ describe('createAuditLogger', () => {
     const stats = await audit.stats();
     assert.deepEqual(stats.events.info, { queued: 10, dropped: 5 });
     assert.deepEqual(stats.events.critical, { direct: 3 });
-    await audit.close();
-    const rows = await sql<{ id: string }>(`SELECT id::text FROM "${schema}".audit_logs ORDER BY id`);
-    assert.deepEqual(rows.map((r) => r.id).sort(), critical.map((r) => r.id).sort());
+    await audit.close(); // writes the gap record (queue still full: critical → direct)
+    const rows = await sql<{ id: string; event_type: string; metadata: Record<string, unknown> }>(
+      `SELECT id::text, event_type, metadata FROM "${schema}".audit_logs ORDER BY created_at, id`,
+    );
+    const gap = rows.filter((r) => r.event_type === 'audit.gap');
+    assert.equal(gap.length, 1, 'one gap record');
+    assert.equal(gap[0]?.metadata.dropped_category, 'info');
+    assert.equal(gap[0]?.metadata.dropped_count, 5);
+    assert.deepEqual(gap[0]?.metadata.dropped_seq_ranges, [[11, 15]]);
+    const direct = rows.filter((r) => r.event_type === 'overflow.critical').map((r) => r.id);
+    assert.deepEqual(direct.sort(), critical.map((r) => r.id).sort());
+  });
+
+  it('default policy at the cap: nothing dropped, overflow spilled to the journal and replayed once there is room', async () => {
+    const queue = redisQueue(10);
+    await queue.init();
+    const dir = await mkdtemp(join(tmpdir(), 'auditline-spill-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const config = loadConfig({ redisUrl: null, databaseUrl: null, dataDir: dir, queueMaxLength: 10 });
+    const journal = await openSpillJournal(config);
+    const producer = new Producer({
+      config,
+      queue,
+      journal,
+      directStore: async () => assert.fail('no direct write'),
+    });
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => producer.log({ event_type: 'x', metadata: { i } })),
+    );
+    assert.deepEqual(
+      results.map((r) => r.outcome),
+      [...Array(10).fill('queued'), ...Array(15).fill('spilled')],
+    );
+    assert.equal(await producer.journalBacklog(), 15);
+    // Make room the way a worker does: read and acknowledge.
+    const delivered = await queue.read('test', 10, 0);
+    await queue.ack(delivered.map((e) => e.entryId));
+    const seen = delivered.map((e) => JSON.parse(e.payload).metadata.i as number);
+    for (let round = 0; round < 200 && seen.length < 25; round++) {
+      const more = await queue.read('test', 10, 100);
+      await queue.ack(more.map((e) => e.entryId));
+      seen.push(...more.map((e) => JSON.parse(e.payload).metadata.i as number));
+    }
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 25 }, (_, i) => i),
+      'replayed in order, none lost',
+    );
+    await producer.close();
+    assert.equal(producer.stats().replayed, 15);
+    await queue.close();
   });
 });
