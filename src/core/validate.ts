@@ -5,13 +5,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { ErrorCodes, EventValidationError, type FieldIssue } from './errors.js';
-import {
-  type AuditEventInput,
-  INPUT_FIELDS,
-  type JsonObject,
-  STRING_LIMITS,
-  type UnhashedEvent,
-} from './event.js';
+import { INPUT_FIELDS, type JsonObject, STRING_LIMITS, type UnhashedEvent } from './event.js';
 import { newEventId } from './ids.js';
 
 export interface ValidationOptions {

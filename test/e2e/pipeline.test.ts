@@ -3,7 +3,7 @@
  * processes → PostgreSQL. Real processes, real signals.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { verifyEventHash } from '../../src/core/canonical.js';
 import type { AuditEvent } from '../../src/core/event.js';
