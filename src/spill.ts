@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import type { AuditlineConfig } from './config.js';
 import { AuditError, ErrorCodes } from './core/errors.js';
-import { Journal } from './journal/index.js';
+import { Journal, type JournalOptions } from './journal/index.js';
 import type { QueueAdapter } from './queue/port.js';
 
 /** Journal slots a host can have under one directory (one per live process). */
@@ -28,11 +28,7 @@ export async function openSpillJournal(
 ): Promise<Journal> {
   for (let slot = 0; slot < MAX_SLOTS; slot++) {
     try {
-      return await Journal.open({
-        dir: join(config.journalDir, `slot-${slot}`),
-        fsync: config.journalFsync,
-        maxTotalBytes: config.journalMaxBytes,
-      });
+      return await openJournalSlot(config, join(config.journalDir, `slot-${slot}`));
     } catch (err) {
       if (err instanceof AuditError && err.code === ErrorCodes.JOURNAL_LOCKED) continue;
       throw err;
@@ -42,6 +38,24 @@ export async function openSpillJournal(
     ErrorCodes.JOURNAL_LOCKED,
     `all ${MAX_SLOTS} journal slots under ${config.journalDir} are in use`,
   );
+}
+
+/**
+ * Opens one given slot directory with the configured fsync policy and cap (what
+ * `auditline journal replay` uses for slots a dead process left behind).
+ * @throws AuditError `AUDIT_ERR_JOURNAL_LOCKED` when a live process holds it.
+ */
+export function openJournalSlot(
+  config: Pick<AuditlineConfig, 'journalFsync' | 'journalMaxBytes'>,
+  dir: string,
+  onCorruption?: JournalOptions['onCorruption'],
+): Promise<Journal> {
+  return Journal.open({
+    dir,
+    fsync: config.journalFsync,
+    maxTotalBytes: config.journalMaxBytes,
+    ...(onCorruption ? { onCorruption } : {}),
+  });
 }
 
 export interface ReplayerOptions {

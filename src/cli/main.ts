@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { dlqCommand } from './dlq.js';
+import { journalCommand } from './journal.js';
 import { migrateCommand } from './migrate.js';
 import { reportError } from './options.js';
 import { serveCommand } from './serve.js';
@@ -15,7 +17,14 @@ import { workerCommand } from './worker.js';
  * The command registry. Later commands (verify, dlq, journal, stats, bench) are one module
  * each exporting a factory, added here.
  */
-const COMMANDS: ReadonlyArray<() => Command> = [serveCommand, workerCommand, migrateCommand, statsCommand];
+const COMMANDS: ReadonlyArray<() => Command> = [
+  serveCommand,
+  workerCommand,
+  migrateCommand,
+  statsCommand,
+  dlqCommand,
+  journalCommand,
+];
 
 function packageVersion(): string {
   // dist/cli/main.js and src/cli/main.ts are both two levels below package.json.

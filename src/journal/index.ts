@@ -2,7 +2,9 @@
  * The local disk spill journal. See {@link Journal}.
  */
 export type { Position } from './checkpoint.js';
+export { inspectJournal, type JournalInspection, listJournalSlots } from './inspect.js';
 export { Journal } from './journal.js';
+export type { LockHolder } from './lock.js';
 export type { CorruptionReason } from './record.js';
 export type {
   AppendResult,

@@ -130,6 +130,29 @@ export async function acquireDirLock(dir: string): Promise<DirLock> {
   }
 }
 
+/** Who holds a journal directory's lock, as seen from outside (no lock taken). */
+export interface LockHolder {
+  pid: number | null;
+  hostname: string | null;
+  /**
+   * True when a live process on this host holds it; false when the lock is stale (its
+   * process is gone, or its content is unreadable); null when it was written on another
+   * host, whose pids we cannot check.
+   */
+  live: boolean | null;
+}
+
+/** Reads the lock of journal directory `dir` without taking it; null when there is no lock file. */
+export async function inspectDirLock(dir: string): Promise<LockHolder | null> {
+  const path = join(dir, LOCK_FILE);
+  const c = await readLock(path);
+  if (c === 'missing') return null;
+  if (c === null) return { pid: null, hostname: null, live: false };
+  const live =
+    c.hostname !== hostname() ? null : c.pid === process.pid ? heldHere.has(path) : pidAlive(c.pid);
+  return { pid: c.pid, hostname: c.hostname, live };
+}
+
 async function releaseLock(path: string, token: string): Promise<void> {
   heldHere.delete(path);
   const current = await readLock(path);
