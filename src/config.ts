@@ -2,6 +2,7 @@
  * Configuration: the only module that reads `process.env`. Precedence, as in postgres.js:
  * explicit option > environment > default. Parsed and validated once into a frozen object.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigError } from './core/errors.js';
@@ -76,6 +77,13 @@ export interface AuditlineConfig {
   autoMigrate: boolean;
   /** `AUDITLINE_PG_POOL_SIZE`: PostgreSQL connections per worker process. */
   pgPoolSize: number;
+  /**
+   * Ed25519 private key (PKCS#8 PEM) that signs every block hash: the contents of
+   * `AUDITLINE_SIGNING_KEY_FILE`, else `AUDITLINE_SIGNING_KEY` (the PEM text itself). Default
+   * none: blocks are chained but unsigned. Whoever holds it can re-sign a rewritten chain, so
+   * keep it off the database host; `auditline keys generate` makes one.
+   */
+  signingKey: string | null;
   /**
    * `AUDITLINE_OVERFLOW`: what happens to an event of each category when the queue is at its
    * cap, e.g. `critical=direct,info=spill`; `*=` sets the default. Preset `seed` =
@@ -227,6 +235,16 @@ function alertsFromEnv(env: Env): AlertConfig {
   };
 }
 
+function signingKeyFromEnv(env: Env): string | null {
+  const file = str(env, 'AUDITLINE_SIGNING_KEY_FILE');
+  if (file === null) return str(env, 'AUDITLINE_SIGNING_KEY');
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`AUDITLINE_SIGNING_KEY_FILE: cannot read ${file}`, { cause: err });
+  }
+}
+
 const IDENT_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
@@ -283,6 +301,7 @@ export function loadConfig(
     consumerName: overrides.consumerName ?? (env.AUDITLINE_CONSUMER_NAME || `${hostname()}-${process.pid}`),
     autoMigrate: overrides.autoMigrate ?? bool(env, 'AUDITLINE_AUTO_MIGRATE', true),
     pgPoolSize: overrides.pgPoolSize ?? int(env, 'AUDITLINE_PG_POOL_SIZE', 4, 1),
+    signingKey: overrides.signingKey !== undefined ? overrides.signingKey : signingKeyFromEnv(env),
     overflow: overrides.overflow ?? parseOverflow(env.AUDITLINE_OVERFLOW ?? ''),
     overflowBlockMs: overrides.overflowBlockMs ?? int(env, 'AUDITLINE_OVERFLOW_BLOCK_MS', 1000),
     journalDir: '',

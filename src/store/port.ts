@@ -3,6 +3,7 @@
  * same numbered migrations and pass `test/conformance/store.test.ts`.
  */
 import type { AuditEvent } from '../core/event.js';
+import type { IntegrityStore } from './integrity-port.js';
 
 export interface AppendResult {
   /** Rows actually inserted by this call. */
@@ -56,5 +57,7 @@ export interface StoreAdapter {
   count(): Promise<number>;
   /** Resolves when the database answers; rejects otherwise. */
   ping(): Promise<void>;
+  /** Blocks, leaves, proofs and retention (see `integrity-port.ts`). */
+  readonly integrity: IntegrityStore;
   close(): Promise<void>;
 }

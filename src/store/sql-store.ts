@@ -1,11 +1,16 @@
 /**
- * The behaviour both SQL adapters share: migrations, partition upkeep before `append`,
- * paging, scanning and counting. Subclasses supply a connection (`run`, `transaction`) and
- * the fastest insert their driver allows (`insertSorted`).
+ * The behaviour both SQL adapters share: migrations, partition upkeep before `append`, the
+ * flush with its block (`integrity-write.ts`), paging, scanning, counting and the integrity
+ * reads. Subclasses supply a connection (`run`, `transaction`) and the fastest insert their
+ * driver allows (`appendTransaction`).
  */
 
 import { AuditError, ErrorCodes } from '../core/errors.js';
 import type { AuditEvent } from '../core/event.js';
+import type { Signer } from '../core/signing.js';
+import type { IntegrityStore } from './integrity-port.js';
+import { SqlIntegrity } from './integrity-read.js';
+import { type AppendTx, appendFlush, type BlockOptions } from './integrity-write.js';
 import { migrate, type RunInTransaction, type SqlTransaction } from './migrate.js';
 import type { AppendResult, EventFilter, Page, PageRequest, StoreAdapter } from './port.js';
 import {
@@ -20,14 +25,34 @@ import {
   sortedById,
 } from './sql.js';
 
+/** Integrity options every SQL adapter accepts. */
+export interface SqlStoreIntegrityOptions {
+  /** Ed25519 signer of block hashes (`createSigner`); blocks are unsigned without it. */
+  signer?: Signer | null;
+  /**
+   * Append a block per flush. Default true. Set false ONLY in `bench/integrity-cost.ts`, to
+   * measure the cost of integrity: rows written so belong to no block and `verify` fails.
+   */
+  blocks?: boolean;
+}
+
 export abstract class SqlStore implements StoreAdapter {
   protected readonly schema: string;
+  private readonly blockOptions: BlockOptions;
+  readonly integrity: IntegrityStore;
   /** UTC months (`YYYY-MM-01T…Z`) whose partition is known to exist. */
   private readonly knownMonths = new Set<string>();
   private closed = false;
 
-  protected constructor(schema: string) {
+  protected constructor(schema: string, options: SqlStoreIntegrityOptions = {}) {
     this.schema = checkSchemaName(schema);
+    this.blockOptions = { blocks: options.blocks ?? true, signer: options.signer ?? null };
+    this.integrity = new SqlIntegrity(
+      this.schema,
+      (text, params) => this.run(text, params),
+      (fn) => this.transaction(fn),
+      options.signer ?? null,
+    );
   }
 
   /** One statement outside any explicit transaction. */
@@ -35,10 +60,10 @@ export abstract class SqlStore implements StoreAdapter {
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   protected abstract transaction: RunInTransaction;
   /**
-   * Inserts events (sorted by id, partitions present) in one transaction with
-   * ON CONFLICT DO NOTHING; resolves to the number of rows actually inserted.
+   * Runs `fn` in one transaction whose `insertRows` is the driver's fastest idempotent bulk
+   * insert (ON CONFLICT DO NOTHING): COPY on PostgreSQL, unnest on PGlite.
    */
-  protected abstract insertSorted(events: AuditEvent[]): Promise<number>;
+  protected abstract appendTransaction<T>(fn: (tx: AppendTx) => Promise<T>): Promise<T>;
   /** Releases the connection(s). */
   protected abstract release(): Promise<void>;
 
@@ -55,7 +80,12 @@ export abstract class SqlStore implements StoreAdapter {
     this.assertOpen();
     if (events.length === 0) return { inserted: 0, duplicates: 0 };
     await this.ensurePartitions(events);
-    const inserted = await this.insertSorted(sortedById(events));
+    const inserted = await appendFlush(
+      (fn) => this.appendTransaction(fn),
+      this.schema,
+      sortedById(events),
+      this.blockOptions,
+    );
     return { inserted, duplicates: events.length - inserted };
   }
 

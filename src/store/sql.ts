@@ -38,6 +38,8 @@ export const INSERT_COLUMNS = [
   'producer_id',
   'producer_seq',
   'hash',
+  'block_id',
+  'leaf_index',
 ] as const;
 
 /** SQL type of each insert column, for casts from text. */
@@ -57,10 +59,22 @@ const COLUMN_TYPES: Record<(typeof INSERT_COLUMNS)[number], string> = {
   producer_id: 'text',
   producer_seq: 'int8',
   hash: 'bytea',
+  block_id: 'uuid',
+  leaf_index: 'int4',
 };
 
+/**
+ * An event with its place in the chain: the block its flush appends and its leaf position
+ * there (both null when blocks are disabled, which only the benchmark does).
+ */
+export interface PlacedEvent {
+  event: AuditEvent;
+  blockId: string | null;
+  leafIndex: number | null;
+}
+
 /** An event as one text value (or null) per {@link INSERT_COLUMNS} entry; hash stays hex. */
-export function eventToTextRow(e: AuditEvent): (string | null)[] {
+export function eventToTextRow({ event: e, blockId, leafIndex }: PlacedEvent): (string | null)[] {
   return [
     e.id,
     e.tenant_id,
@@ -77,6 +91,8 @@ export function eventToTextRow(e: AuditEvent): (string | null)[] {
     e.producer_id,
     e.producer_seq === null ? null : String(e.producer_seq),
     e.hash,
+    blockId,
+    leafIndex === null ? null : String(leafIndex),
   ];
 }
 
@@ -108,7 +124,7 @@ export function unnestInsertSql(schema: string): string {
 }
 
 /** The batch transposed to one text array per column, the parameters of {@link unnestInsertSql}. */
-export function eventToTextColumns(events: readonly AuditEvent[]): (string | null)[][] {
+export function eventToTextColumns(events: readonly PlacedEvent[]): (string | null)[][] {
   const columns: (string | null)[][] = INSERT_COLUMNS.map(() => new Array(events.length));
   events.forEach((e, r) => {
     eventToTextRow(e).forEach((v, c) => {
@@ -149,7 +165,7 @@ export function monthOf(iso: string): string {
  * a default `TextDecoder`, which silently drops a leading U+FEFF (found by the hash
  * round-trip property test); inside a JSON array no value starts the text.
  */
-const SELECT_LIST = `json_build_array(${[
+export const SELECT_LIST = `json_build_array(${[
   'id',
   'tenant_id',
   'user_id',

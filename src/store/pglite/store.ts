@@ -5,12 +5,12 @@
  * with one in-process connection there is no network round trip for COPY to save.
  */
 import { PGlite } from '@electric-sql/pglite';
-import type { AuditEvent } from '../../core/event.js';
 import type { RunInTransaction, SqlTransaction } from '../migrate.js';
+import type { AppendTx } from '../integrity-write.js';
 import { eventToTextColumns, unnestInsertSql } from '../sql.js';
-import { SqlStore } from '../sql-store.js';
+import { SqlStore, type SqlStoreIntegrityOptions } from '../sql-store.js';
 
-export interface PgliteStoreOptions {
+export interface PgliteStoreOptions extends SqlStoreIntegrityOptions {
   /** Directory of the database files; in memory (lost on close) when absent. */
   dataDir?: string | null;
   /** Schema of auditline's tables. Default `auditline`. */
@@ -22,7 +22,7 @@ export class PgliteStore extends SqlStore {
   private readonly db: PGlite;
 
   constructor(options: PgliteStoreOptions = {}) {
-    super(options.schema ?? 'auditline');
+    super(options.schema ?? 'auditline', options);
     // PGlite starts its WASM instance here, in the background; queries wait for it.
     this.db = options.dataDir ? new PGlite(options.dataDir) : new PGlite();
   }
@@ -42,11 +42,14 @@ export class PgliteStore extends SqlStore {
       return fn(tx);
     });
 
-  protected insertSorted(events: AuditEvent[]): Promise<number> {
-    return this.db.transaction(async (t) => {
-      const res = await t.query(unnestInsertSql(this.schema), eventToTextColumns(events));
-      return res.affectedRows ?? 0;
-    });
+  protected appendTransaction<T>(fn: (tx: AppendTx) => Promise<T>): Promise<T> {
+    return this.db.transaction((t) =>
+      fn({
+        query: async <R>(text: string, params?: unknown[]) => (await t.query<R>(text, params)).rows,
+        insertRows: async (rows) =>
+          (await t.query(unnestInsertSql(this.schema), eventToTextColumns(rows))).affectedRows ?? 0,
+      }),
+    );
   }
 
   protected release(): Promise<void> {

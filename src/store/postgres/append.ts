@@ -6,12 +6,12 @@
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { AuditEvent } from '../../core/event.js';
 import {
   eventToTextColumns,
   eventToTextRow,
   INSERT_COLUMNS,
   insertFromStagingSql,
+  type PlacedEvent,
   stagingTableSql,
   unnestInsertSql,
 } from '../sql.js';
@@ -30,7 +30,7 @@ export function copyTextValue(v: string | null): string {
 }
 
 /** The batch as COPY text-format lines. */
-export function copyText(events: readonly AuditEvent[]): string {
+export function copyText(events: readonly PlacedEvent[]): string {
   let out = '';
   for (const e of events) out += `${eventToTextRow(e).map(copyTextValue).join('\t')}\n`;
   return out;
@@ -45,7 +45,7 @@ const STAGE = 'auditline_stage';
 export async function appendByCopy(
   client: pg.PoolClient,
   schema: string,
-  events: AuditEvent[],
+  events: readonly PlacedEvent[],
 ): Promise<number> {
   await client.query(stagingTableSql(STAGE));
   const stream = client.query(copyFrom(`COPY ${STAGE} (${INSERT_COLUMNS.join(', ')}) FROM STDIN`));
@@ -63,7 +63,7 @@ export async function appendByCopy(
 export async function appendByUnnest(
   client: pg.PoolClient,
   schema: string,
-  events: AuditEvent[],
+  events: readonly PlacedEvent[],
 ): Promise<number> {
   const res = await client.query(unnestInsertSql(schema), eventToTextColumns(events));
   return res.rowCount ?? 0;

@@ -16,12 +16,12 @@
  * `sslrootcert=…`) is honoured by `pg`; an explicit `ssl` option overrides it.
  */
 import pg from 'pg';
-import type { AuditEvent } from '../../core/event.js';
 import type { RunInTransaction, SqlTransaction } from '../migrate.js';
-import { SqlStore } from '../sql-store.js';
+import type { AppendTx } from '../integrity-write.js';
+import { SqlStore, type SqlStoreIntegrityOptions } from '../sql-store.js';
 import { type AppendMethod, appendByCopy, appendByUnnest } from './append.js';
 
-export interface PostgresStoreOptions {
+export interface PostgresStoreOptions extends SqlStoreIntegrityOptions {
   /** `postgres://user:pass@host:port/db?sslmode=require`. */
   connectionString: string;
   /** Schema of auditline's tables (a lower-case identifier). Default `auditline`. */
@@ -48,7 +48,7 @@ export class PostgresStore extends SqlStore {
   private readonly appendMethod: AppendMethod;
 
   constructor(options: PostgresStoreOptions) {
-    super(options.schema ?? 'auditline');
+    super(options.schema ?? 'auditline', options);
     this.appendMethod = options.appendMethod ?? DEFAULT_APPEND_METHOD;
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
@@ -97,9 +97,14 @@ export class PostgresStore extends SqlStore {
       return fn(tx);
     });
 
-  protected insertSorted(events: AuditEvent[]): Promise<number> {
+  protected appendTransaction<T>(fn: (tx: AppendTx) => Promise<T>): Promise<T> {
     const insert = this.appendMethod === 'copy' ? appendByCopy : appendByUnnest;
-    return this.withTransaction((client) => insert(client, this.schema, events));
+    return this.withTransaction((client) =>
+      fn({
+        query: async <R>(text: string, params?: unknown[]) => (await client.query(text, params)).rows as R[],
+        insertRows: (rows) => insert(client, this.schema, rows),
+      }),
+    );
   }
 
   protected release(): Promise<void> {
