@@ -71,7 +71,10 @@ export interface AuditlineConfig {
   visibilityTimeoutMs: number;
   /** `AUDITLINE_SHUTDOWN_TIMEOUT_MS`: a worker finishes its batch and exits within this time. */
   shutdownTimeoutMs: number;
-  /** `AUDITLINE_CONSUMER_NAME`: this worker's consumer name (default host-pid). */
+  /**
+   * `AUDITLINE_CONSUMER_NAME`: this worker's consumer name. Default `<hostname>-<NODE_APP_INSTANCE>`
+   * under PM2, else `<hostname>-<pid>` (see {@link defaultConsumerName}).
+   */
   consumerName: string;
   /** `AUDITLINE_AUTO_MIGRATE`: `serve` and `worker` run migrations on start. */
   autoMigrate: boolean;
@@ -116,8 +119,15 @@ export interface AuditlineConfig {
    */
   metricsIntervalMs: number;
   /**
+   * `AUDITLINE_PRODUCER_METRICS`: a logger made by `createAuditLogger` publishes its own
+   * metrics (role `producer`: outcomes, journal backlog) every `metricsIntervalMs`. Default
+   * false, so a library starts no timer of its own unless asked; `serve` and `worker` always
+   * publish.
+   */
+  producerMetrics: boolean;
+  /**
    * Health rule thresholds (`AUDITLINE_HEALTH_MAX_QUEUE_LENGTH`, `…_MAX_FAILURES_PER_MINUTE`,
-   * `…_MAX_DROPPED_EVENTS`, `…_MAX_DEAD_LETTERS`, `…_MAX_JOURNAL_BACKLOG`,
+   * `…_MAX_DROPPED_PER_MINUTE`, `…_MAX_DEAD_LETTERS`, `…_MAX_JOURNAL_BACKLOG`,
    * `…_MAX_AVG_BATCH_TIME_MS`, `…_WORKER_STALE_AFTER_MS`, `…_MIN_LIVE_WORKERS`); defaults
    * are the seed's, see `DEFAULT_HEALTH_THRESHOLDS` in `core/health.ts`.
    */
@@ -235,6 +245,27 @@ function alertsFromEnv(env: Env): AlertConfig {
   };
 }
 
+/**
+ * The default consumer name. Under PM2 (`NODE_APP_INSTANCE` set, 0…n-1 per app) it is
+ * `<hostname>-<instance>`: a worker PM2 restarts comes back under the same name, so the
+ * entries its predecessor left pending are still its own (it reclaims them like any other
+ * idle entry, and the group does not collect a dead consumer per restart), and its metrics
+ * snapshot replaces the old one instead of lingering beside it. Elsewhere `<hostname>-<pid>`.
+ *
+ * The trade-off: a name must never be shared by two live processes. Two consumers with one
+ * name are one consumer to Redis, so each would acknowledge and reclaim the other's
+ * entries, and their metrics would overwrite each other. PM2 numbers instances per app, so
+ * two PM2 apps on one host that both consume the same stream (e.g. a second worker app, or
+ * `serve --with-worker`) would collide: give those an explicit AUDITLINE_CONSUMER_NAME. The
+ * pid default is unique on a host but changes on every restart.
+ */
+function defaultConsumerName(env: Env): string {
+  const instance = env.NODE_APP_INSTANCE;
+  return instance !== undefined && /^\d+$/.test(instance)
+    ? `${hostname()}-${instance}`
+    : `${hostname()}-${process.pid}`;
+}
+
 function signingKeyFromEnv(env: Env): string | null {
   const file = str(env, 'AUDITLINE_SIGNING_KEY_FILE');
   if (file === null) return str(env, 'AUDITLINE_SIGNING_KEY');
@@ -298,7 +329,7 @@ export function loadConfig(
     visibilityTimeoutMs:
       overrides.visibilityTimeoutMs ?? int(env, 'AUDITLINE_VISIBILITY_TIMEOUT_MS', 30_000, 100),
     shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? int(env, 'AUDITLINE_SHUTDOWN_TIMEOUT_MS', 8_000, 100),
-    consumerName: overrides.consumerName ?? (env.AUDITLINE_CONSUMER_NAME || `${hostname()}-${process.pid}`),
+    consumerName: overrides.consumerName ?? (env.AUDITLINE_CONSUMER_NAME || defaultConsumerName(env)),
     autoMigrate: overrides.autoMigrate ?? bool(env, 'AUDITLINE_AUTO_MIGRATE', true),
     pgPoolSize: overrides.pgPoolSize ?? int(env, 'AUDITLINE_PG_POOL_SIZE', 4, 1),
     signingKey: overrides.signingKey !== undefined ? overrides.signingKey : signingKeyFromEnv(env),
@@ -318,6 +349,7 @@ export function loadConfig(
     maxDeliveries: overrides.maxDeliveries ?? int(env, 'AUDITLINE_MAX_DELIVERIES', 5, 1),
     environment: overrides.environment ?? (env.AUDITLINE_ENV || 'default'),
     metricsIntervalMs: overrides.metricsIntervalMs ?? int(env, 'AUDITLINE_METRICS_INTERVAL_MS', 5_000, 50),
+    producerMetrics: overrides.producerMetrics ?? bool(env, 'AUDITLINE_PRODUCER_METRICS', false),
     health: Object.freeze({ ...healthFromEnv(env), ...overrides.health }),
     alerts: Object.freeze({ ...alertsFromEnv(env), ...overrides.alerts }),
   };

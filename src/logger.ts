@@ -6,15 +6,18 @@
 import { type ConfigOverrides, loadConfig } from './config.js';
 import type { AuditEventInput, LogResult } from './core/event.js';
 import type { AuditLogger } from './logger-types.js';
+import { type AuditMetricsResponse, ProcessMetrics } from './metrics/index.js';
 import { Producer, type ProducerStats } from './producer.js';
 import { createQueue } from './queue/index.js';
 import { createRuntime } from './runtime.js';
 import { openSpillJournal } from './spill.js';
 import { createStore } from './store/index.js';
+import type { StoreAdapter } from './store/port.js';
 
 /**
  * Options of {@link createAuditLogger}: any configuration option (see `AuditlineConfig`);
- * each overrides the corresponding environment variable.
+ * each overrides the corresponding environment variable. `producerMetrics: true` (or
+ * `AUDITLINE_PRODUCER_METRICS=true`) makes the logger publish its own metrics.
  */
 export type AuditLoggerOptions = ConfigOverrides;
 
@@ -22,6 +25,14 @@ export type AuditLoggerOptions = ConfigOverrides;
 export interface AuditLoggerHandle extends AuditLogger {
   /** Counters by category and outcome since creation. */
   stats(): Promise<ProducerStats>;
+  /**
+   * The deployment's metrics and health in the shape of `GET /api/monitoring/audit-metrics`
+   * (what `monitoringRouter` serves): every process that publishes to the same Redis
+   * prefix (distributed) or this process's worker (embedded), plus this logger itself.
+   * Reads Redis, the queue and the database on each call (it opens one database
+   * connection on first use in distributed mode); dependency failures show in `health`.
+   */
+  metrics(): Promise<AuditMetricsResponse>;
 }
 
 /**
@@ -42,26 +53,54 @@ export interface AuditLoggerHandle extends AuditLogger {
  */
 export function createAuditLogger(options: AuditLoggerOptions = {}): AuditLoggerHandle {
   const config = loadConfig(options);
-  const ready: Promise<{ producer: Producer; close: () => Promise<void> }> = (async () => {
-    if (config.mode === 'embedded') {
-      const runtime = await createRuntime(config, { worker: true });
-      return { producer: runtime.logger, close: () => runtime.close() };
-    }
-    const queue = await createQueue(config);
-    // Redis may be down right now: that is what the journal is for, so init errors are not fatal.
-    await queue.init().catch(() => {});
-    const journal = await openSpillJournal(config);
-    const producer = new Producer({
-      config,
-      queue,
-      journal,
-      // Producers rarely write directly; open one small pool only when they must.
-      directStore: async () => createStore({ ...config, pgPoolSize: 1 }),
-      onClose: () => queue.close(),
-    });
-    await producer.resumeSpilled();
-    return { producer, close: () => producer.close() };
-  })();
+  const ready: Promise<{ producer: Producer; metrics: ProcessMetrics; close: () => Promise<void> }> =
+    (async () => {
+      if (config.mode === 'embedded') {
+        const runtime = await createRuntime(config, {
+          worker: true,
+          // Alerting stays with `serve` and `worker`; a library logger only reports.
+          ...(config.producerMetrics ? { metrics: { role: 'producer' as const, alerts: false } } : {}),
+        });
+        return { producer: runtime.logger, metrics: runtime.metrics, close: () => runtime.close() };
+      }
+      const queue = await createQueue(config);
+      // Redis may be down right now: that is what the journal is for, so init errors are not fatal.
+      await queue.init().catch(() => {});
+      const journal = await openSpillJournal(config);
+      const producer = new Producer({
+        config,
+        queue,
+        journal,
+        // Producers rarely write directly; open one small pool only when they must.
+        directStore: async () => createStore({ ...config, pgPoolSize: 1 }),
+        onClose: () => queue.close(),
+      });
+      await producer.resumeSpilled();
+      // The reader pings the database for health: open a one-connection store on first use.
+      let database: StoreAdapter | null = null;
+      const metrics = new ProcessMetrics(config, {
+        queue,
+        database: {
+          ping: () => {
+            database ??= createStore({ ...config, pgPoolSize: 1 });
+            return database.ping();
+          },
+        },
+      });
+      metrics.attachProducer(producer);
+      // Opt-in: without it the logger starts no timer of its own (metrics() still works).
+      if (config.producerMetrics) metrics.start({ role: 'producer', alerts: false });
+      return {
+        producer,
+        metrics,
+        close: async () => {
+          await producer.close();
+          // After the producer: its last outcomes are in the final published counters.
+          await metrics.close();
+          await database?.close();
+        },
+      };
+    })();
   // Surface initialisation errors through log()/close(), not as an unhandled rejection.
   ready.catch(() => {});
   let closed = false;
@@ -74,6 +113,9 @@ export function createAuditLogger(options: AuditLoggerOptions = {}): AuditLogger
     },
     async stats() {
       return (await ready).producer.stats();
+    },
+    async metrics() {
+      return (await ready).metrics.reader.auditMetrics();
     },
     async close() {
       if (closed) return;

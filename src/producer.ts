@@ -26,7 +26,7 @@ import type { AuditEvent, AuditEventInput, LogOutcome, LogResult, UnhashedEvent 
 import { newEventId } from './core/ids.js';
 import { validateEvent } from './core/validate.js';
 import { GapTracker } from './gaps.js';
-import type { Journal } from './journal/index.js';
+import type { Journal, JournalStatus } from './journal/index.js';
 import type { AuditLogger } from './logger-types.js';
 import type { QueueAdapter } from './queue/port.js';
 import { Replayer } from './spill.js';
@@ -179,6 +179,11 @@ export class Producer implements AuditLogger {
   /** Events waiting in the journal (0 without one). */
   async journalBacklog(): Promise<number> {
     return this.opts.journal ? (await this.opts.journal.status()).pendingRecords : 0;
+  }
+
+  /** The journal's backlog, size on disk and oldest pending record; null without a journal. */
+  async journalStatus(): Promise<JournalStatus | null> {
+    return this.opts.journal ? this.opts.journal.status() : null;
   }
 
   /**

@@ -40,9 +40,10 @@ export interface RuntimeOptions {
   onError?: WorkerDeps['onError'];
   /**
    * Publish this process's metrics under `role` (`worker` whenever the runtime runs one), and
-   * run alerting when a sink is configured. Default: off, so a library runtime starts no timer.
+   * run alerting when a sink is configured (unless `alerts: false`). Default: off, so a
+   * library runtime starts no timer.
    */
-  metrics?: { role: ProcessRole };
+  metrics?: { role: ProcessRole; alerts?: boolean };
 }
 
 export async function createRuntime(
@@ -98,7 +99,9 @@ export async function createRuntime(
     : null;
   worker?.start();
   if (worker) metrics.attachWorker(worker);
-  if (options.metrics) metrics.start({ role: worker ? 'worker' : options.metrics.role });
+  if (options.metrics) {
+    metrics.start({ role: worker ? 'worker' : options.metrics.role, alerts: options.metrics.alerts ?? true });
+  }
   let closing: Promise<void> | null = null;
   return {
     config,

@@ -37,11 +37,10 @@ export function createApp(audit: AuditLoggerHandle, options: AppOptions = {}): E
       tenantId: (req) => req.get('x-tenant-id'),
     }),
   );
-  // Until the monitoring module provides the seed-shaped metrics, show the producer's own
-  // counters; `metrics` is any async function.
-  app.use(
-    monitoringRouter({ metrics: async () => ({ producer: await audit.stats(), timestamp: new Date() }) }),
-  );
+  // The seed's endpoint, GET /api/monitoring/audit-metrics: health (the most severe
+  // finding) and the metrics of every worker and producer of the deployment, summed.
+  // Protect it like any admin route in a real app (it names hosts and processes).
+  app.use(monitoringRouter({ metrics: () => audit.metrics() }));
 
   const documents: Documents = new Map();
 

@@ -60,8 +60,12 @@ export interface HealthSnapshot {
   failuresLastMinute: number;
   /** Mean flush (insert + commit) time of the batches of the last minute, in ms; 0 when none. */
   avgBatchTimeMs: number;
-  /** Events deliberately dropped by a `drop` overflow policy (total in the metrics window). */
-  droppedEvents: number;
+  /**
+   * Events dropped (by a `drop` overflow policy or journal fallback) in the last minute,
+   * summed over live processes. A rate, not a lifetime total: the alert resolves once
+   * dropping stops (lifetime totals stay in `auditline_events_total{outcome="dropped"}`).
+   */
+  droppedLastMinute: number;
   /** Events that met a full queue (whatever the policy then did with them). */
   overflowEvents: number;
   /** Events written to the local disk journal instead of the queue. */
@@ -84,8 +88,11 @@ export interface HealthThresholds {
   maxQueueLength: number;
   /** `failure_rate` (critical) when `failuresLastMinute` exceeds this. Seed: 100. */
   maxFailuresPerMinute: number;
-  /** `events_dropped` (warning) when `droppedEvents` exceeds this. Seed: 1,000. */
-  maxDroppedEvents: number;
+  /**
+   * `events_dropped` (warning) when `droppedLastMinute` exceeds this. Seed: 1,000. The seed
+   * compared a lifetime count, so once reached the alert never resolved; here it is a rate.
+   */
+  maxDroppedPerMinute: number;
   /** `dead_letters` (warning) when `deadLetters` exceeds this. Default 0: any dead letter. */
   maxDeadLetters: number;
   /** `journal_backlog` (warning) when `journalBacklog` exceeds this. Default 1,000. */
@@ -109,7 +116,7 @@ export interface HealthThresholds {
 export const DEFAULT_HEALTH_THRESHOLDS: Readonly<HealthThresholds> = Object.freeze({
   maxQueueLength: 5_000,
   maxFailuresPerMinute: 100,
-  maxDroppedEvents: 1_000,
+  maxDroppedPerMinute: 1_000,
   maxDeadLetters: 0,
   maxJournalBacklog: 1_000,
   maxAvgBatchTimeMs: 2_000,
@@ -230,13 +237,13 @@ export function evaluateHealth(
         t.maxAvgBatchTimeMs,
       ),
     );
-  if (s.droppedEvents > t.maxDroppedEvents)
+  if (s.droppedLastMinute > t.maxDroppedPerMinute)
     issues.push(
       issue(
         'events_dropped',
-        `Events being dropped: ${s.droppedEvents}`,
-        s.droppedEvents,
-        t.maxDroppedEvents,
+        `Events being dropped: ${s.droppedLastMinute} in the last minute`,
+        s.droppedLastMinute,
+        t.maxDroppedPerMinute,
       ),
     );
   if (s.deadLetters > t.maxDeadLetters)

@@ -6,13 +6,12 @@
 import { hostname } from 'node:os';
 import { MemoryAlertLease, RedisAlertLease } from '../alerts/lease.js';
 import type { AuditlineConfig } from '../config.js';
-import type { ProducerStats } from '../producer.js';
 import type { QueueAdapter } from '../queue/port.js';
 import type { WorkerStats } from '../worker/worker.js';
 import { AlertLoop, alertSinks } from './alerting.js';
 import { MetricsPublisher } from './publisher.js';
-import { MetricsReader } from './reader.js';
-import { MetricsRecorder } from './recorder.js';
+import { type LocalReading, MetricsReader } from './reader.js';
+import { MetricsRecorder, type ProducerSource } from './recorder.js';
 import { MemoryMetricsStore, RedisMetricsStore } from './stores.js';
 import type { MetricsStore, ProcessRole } from './types.js';
 
@@ -22,12 +21,13 @@ export { MetricsPublisher, SNAPSHOT_TTL_INTERVALS } from './publisher.js';
 export {
   type AggregatedMetrics,
   type AuditMetricsResponse,
+  type LocalReading,
   MetricsReader,
   type MetricsReaderDeps,
   type MetricsReading,
   type ProcessView,
 } from './reader.js';
-export { MetricsRecorder } from './recorder.js';
+export { MetricsRecorder, type ProducerSource, type RecorderSources } from './recorder.js';
 export { MemoryMetricsStore, RedisMetricsStore } from './stores.js';
 export * from './types.js';
 
@@ -65,7 +65,13 @@ export interface StartMetricsOptions {
 /**
  * One process's metrics. Creating it does no I/O and starts no timer (the Redis connection
  * is lazy); {@link start} begins publishing, {@link close} ends it.
+ *
+ * Until {@link start} is called, the {@link reader} still counts this process: its snapshot
+ * and totals are taken at read time and added to what the store holds (a library logger
+ * without `producerMetrics`, an embedded worker), so a process that does not publish still
+ * sees itself. An observer with nothing attached (`auditline stats`) adds nothing.
  */
+
 export class ProcessMetrics {
   readonly store: MetricsStore;
   readonly recorder: MetricsRecorder;
@@ -89,6 +95,7 @@ export class ProcessMetrics {
       database: deps.database,
       mode: config.mode,
       thresholds: config.health,
+      local: () => this.localReading(),
     });
   }
 
@@ -97,8 +104,8 @@ export class ProcessMetrics {
     this.recorder.sources.worker = worker;
   }
 
-  /** Counts this producer's outcomes in the snapshot. */
-  attachProducer(producer: { stats(): ProducerStats }): void {
+  /** Counts this producer's outcomes and journal backlog in the snapshot. */
+  attachProducer(producer: ProducerSource): void {
     this.recorder.sources.producer = producer;
   }
 
@@ -111,12 +118,7 @@ export class ProcessMetrics {
   start(options: StartMetricsOptions): void {
     if (this.publisher || this.closing) return;
     const { role } = options;
-    this.recorder.identity = {
-      role,
-      name:
-        options.name ??
-        (role === 'worker' ? this.config.consumerName : `${role}-${hostname()}-${process.pid}`),
-    };
+    this.recorder.identity = { role, name: options.name ?? this.defaultName(role) };
     this.publisher = new MetricsPublisher({
       store: this.store,
       recorder: this.recorder,
@@ -141,6 +143,21 @@ export class ProcessMetrics {
       });
       this.alerting.start();
     }
+  }
+
+  private defaultName(role: ProcessRole): string {
+    return role === 'worker' ? this.config.consumerName : `${role}-${hostname()}-${process.pid}`;
+  }
+
+  /** This process's own reading when it does not publish (see the class comment). */
+  private async localReading(): Promise<LocalReading | null> {
+    if (this.publisher) return null; // publishing: the store holds this process already
+    const { worker, producer } = this.recorder.sources;
+    if (!worker && !producer) return null;
+    const role: ProcessRole = worker ? 'worker' : 'producer';
+    this.recorder.identity = { role, name: this.defaultName(role) };
+    const snapshot = await this.recorder.collect();
+    return { snapshot, totals: this.recorder.totals(snapshot) };
   }
 
   /**

@@ -78,6 +78,28 @@ export async function renderPrometheus(
   counter('auditline_dead_lettered_total', 'Entries moved to the dead-letter stream.', m.deadLetteredTotal);
   counter('auditline_insert_failures_total', 'Failed batch insert attempts.', m.failuresTotal);
   counter('auditline_rejected_events_total', 'Events rejected by validation.', m.rejectedTotal);
+  counter(
+    'auditline_enqueue_errors_total',
+    'Producer queue calls that failed or timed out (their events were spilled).',
+    m.enqueueErrorsTotal,
+  );
+  counter(
+    'auditline_handoff_timeouts_total',
+    'Producer queue calls slower than the handoff timeout (their events were spilled).',
+    m.handoffTimeoutsTotal,
+  );
+  counter(
+    'auditline_journal_fallbacks_total',
+    'Events that met a full or unusable spill journal and took the journal fallback.',
+    m.journalFallbacksTotal,
+  );
+  counter(
+    'auditline_direct_write_failures_total',
+    'Events whose direct write to the store failed (then spilled or rejected).',
+    m.directFailuresTotal,
+  );
+  counter('auditline_gap_records_total', 'audit.gap records written for dropped events.', m.gapRecordsTotal);
+  counter('auditline_replayed_events_total', 'Journaled events replayed into the queue.', m.replayedTotal);
 
   gauge('auditline_queue_depth', 'Events in the queue (unread plus pending).', m.queueLength);
   gauge(
@@ -92,7 +114,31 @@ export async function renderPrometheus(
     m.oldestPendingAgeMs === null ? 0 : m.oldestPendingAgeMs / 1000,
   );
   gauge('auditline_dead_letters', 'Entries in the dead-letter stream.', m.deadLetters);
-  gauge('auditline_journal_backlog', 'Events in disk journals awaiting replay.', m.journalBacklog);
+  gauge(
+    'auditline_journal_backlog_events',
+    'Events in the spill journals of live processes, awaiting replay.',
+    m.journalBacklog,
+  );
+  gauge('auditline_journal_bytes', 'Size on disk of the spill journals of live processes.', m.journalBytes);
+  gauge(
+    'auditline_journal_oldest_record_age_seconds',
+    'Age of the oldest event awaiting replay in any spill journal (0 when none).',
+    m.oldestJournalRecordAgeMs === null ? 0 : m.oldestJournalRecordAgeMs / 1000,
+  );
+  const processJournal = gauge(
+    'auditline_process_journal_backlog_events',
+    'Events awaiting replay in each live process spill journal.',
+    null,
+    ['process', 'role'],
+  );
+  for (const p of [...workers, ...reading.response.producers]) {
+    if (p.journal) processJournal.set({ process: p.name, role: p.role }, p.journal.pendingRecords);
+  }
+  gauge(
+    'auditline_events_dropped_last_minute',
+    'Events dropped in the last minute over live processes (the events_dropped rule).',
+    m.droppedLastMinute,
+  );
   gauge('auditline_batch_size', 'Mean events per committed batch over the last minute.', m.avgBatchSize);
   gauge('auditline_workers', 'Workers with a live heartbeat.', m.liveWorkers);
   const lag = gauge(

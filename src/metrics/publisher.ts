@@ -50,7 +50,7 @@ export class MetricsPublisher {
   async publishNow(): Promise<void> {
     const { store, recorder, intervalMs } = this.opts;
     try {
-      const snapshot = recorder.snapshot();
+      const snapshot = await recorder.collect();
       const totals = recorder.totals(snapshot);
       await store.publish(
         snapshot,

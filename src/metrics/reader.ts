@@ -27,11 +27,30 @@ export interface MetricsReaderDeps {
   /** `embedded` reports Redis reachability as not applicable (`null`). */
   mode: 'embedded' | 'distributed';
   thresholds?: Partial<HealthThresholds>;
-  /** Events in disk journals awaiting replay; 0 when not provided. */
-  journalBacklog?: () => Promise<number> | number;
+  /**
+   * The reading process's own snapshot and lifetime totals when it does not publish them
+   * (see `ProcessMetrics`): added to what the store holds, replacing a stored snapshot of the
+   * same name. Null or absent when the process publishes or observes only.
+   */
+  local?: () => Promise<LocalReading | null>;
   /** How long each dependency probe may take before it counts as unreachable. Default 2,000 ms. */
   probeTimeoutMs?: number;
   now?: () => number;
+}
+
+/** A process's own, unpublished reading. */
+export interface LocalReading {
+  snapshot: ProcessSnapshot;
+  /** Its lifetime counters, in the fields of the shared counters hash. */
+  totals: CounterValues;
+}
+
+/** One process's spill journal, as reported in its snapshot. */
+export interface JournalView {
+  pendingRecords: number;
+  bytes: number;
+  /** Age of the oldest pending record; null when none is pending. */
+  oldestRecordAgeMs: number | null;
 }
 
 /** One process in the response, with its heartbeat age. */
@@ -49,6 +68,15 @@ export interface ProcessView {
   batchSizeLimit: number;
   lastBatchEvents: number;
   maxCommitLagMs: number;
+  /** Producer outcomes of this process since it started, over every category. */
+  outcomes: { queued: number; spilled: number; direct: number; dropped: number };
+  droppedLastMinute: number;
+  handoffTimeouts: number;
+  journalFallbacks: number;
+  gapRecords: number;
+  replayed: number;
+  /** This process's spill journal; null when it has none. */
+  journal: JournalView | null;
 }
 
 /** Aggregated metrics: the seed's fields first, then what auditline adds. */
@@ -64,9 +92,20 @@ export interface AggregatedMetrics {
   spilledEvents: number;
   directEvents: number;
   queuedEvents: number;
+  /** Events dropped in the last minute, summed over live processes (the `events_dropped` rule). */
+  droppedLastMinute: number;
   /** Entries in the dead-letter stream now. */
   deadLetters: number;
+  /**
+   * Events in the spill journals of live processes, awaiting replay into the queue (the
+   * `journal_backlog` rule). A journal left by a process that died is counted again once a
+   * process reopens its slot (which replays it).
+   */
   journalBacklog: number;
+  /** Bytes of those journals on disk. */
+  journalBytes: number;
+  /** Age of the oldest journaled event over every live process; null when none. */
+  oldestJournalRecordAgeMs: number | null;
   /** Entries not yet delivered to any worker; `null` when the queue cannot tell. */
   consumerLag: number | null;
   pendingEntries: number;
@@ -85,6 +124,13 @@ export interface AggregatedMetrics {
   deadLetteredTotal: number;
   failuresTotal: number;
   rejectedTotal: number;
+  /** Producer totals from the shared counters hash. */
+  enqueueErrorsTotal: number;
+  handoffTimeoutsTotal: number;
+  journalFallbacksTotal: number;
+  directFailuresTotal: number;
+  gapRecordsTotal: number;
+  replayedTotal: number;
   /** Producer outcomes: category → outcome → count. */
   events: Record<string, Record<string, number>>;
 }
@@ -158,15 +204,35 @@ export class MetricsReader {
         storeOk = false;
         return fallback;
       });
-    const [processes, counters, alerts, inspection, queueOk, databaseOk, journalBacklog] = await Promise.all([
+    const [stored, storedCounters, alerts, inspection, queueOk, databaseOk, local] = await Promise.all([
       fromStore(store.processes(), []),
       fromStore(store.counters(), {} as CounterValues),
       fromStore(store.alerts(), []),
       this.inspect(),
       probe(() => queue.ping(), timeoutMs),
       probe(() => database.ping(), timeoutMs),
-      Promise.resolve(this.deps.journalBacklog?.() ?? 0).catch(() => 0),
+      this.deps.local?.().catch(() => null) ?? null,
     ]);
+    let processes = stored;
+    let counters = storedCounters;
+    if (local) {
+      processes = [...stored.filter((p) => p.name !== local.snapshot.name), local.snapshot].sort((a, b) =>
+        a.name.localeCompare(b.name),
+      );
+      counters = { ...storedCounters };
+      for (const [k, n] of Object.entries(local.totals)) counters[k] = (counters[k] ?? 0) + n;
+    }
+    const journalView = (p: ProcessSnapshot): JournalView | null =>
+      p.journal
+        ? {
+            pendingRecords: p.journal.pendingRecords,
+            bytes: p.journal.bytes,
+            oldestRecordAgeMs:
+              p.journal.oldestRecordAt === null ? null : Math.max(0, now - p.journal.oldestRecordAt),
+          }
+        : null;
+    const processOutcome = (p: ProcessSnapshot, o: string) =>
+      sum(Object.values(p.events ?? {}), (byOutcome) => byOutcome[o] ?? 0);
 
     const view = (p: ProcessSnapshot): ProcessView => ({
       name: p.name,
@@ -182,7 +248,23 @@ export class MetricsReader {
       batchSizeLimit: p.batchSizeLimit,
       lastBatchEvents: p.lastBatchEvents,
       maxCommitLagMs: Math.round(p.maxCommitLagMs),
+      outcomes: {
+        queued: processOutcome(p, 'queued'),
+        spilled: processOutcome(p, 'spilled'),
+        direct: processOutcome(p, 'direct'),
+        dropped: processOutcome(p, 'dropped'),
+      },
+      // `?? 0`: snapshots published by an older version lack the newer fields.
+      droppedLastMinute: p.droppedLastMinute ?? 0,
+      handoffTimeouts: p.handoffTimeouts ?? 0,
+      journalFallbacks: p.journalFallbacks ?? 0,
+      gapRecords: p.gapRecords ?? 0,
+      replayed: p.replayed ?? 0,
+      journal: journalView(p),
     });
+    const journals = processes.map(journalView).filter((j): j is JournalView => j !== null);
+    const journalBacklog = sum(journals, (j) => j.pendingRecords);
+    const journalAges = journals.flatMap((j) => (j.oldestRecordAgeMs === null ? [] : [j.oldestRecordAgeMs]));
     const workers = processes.filter((p) => p.role === 'worker');
     const flushes = sum(processes, (p) => p.flushesLastMinute);
     const outcome = (o: string) =>
@@ -210,12 +292,15 @@ export class MetricsReader {
           ? Math.round(sum(processes, (p) => p.avgFlushMsLastMinute * p.flushesLastMinute) / flushes)
           : 0,
       droppedEvents: dropped,
+      droppedLastMinute: sum(processes, (p) => p.droppedLastMinute ?? 0),
       overflowEvents: dropped + direct + spilled,
       spilledEvents: spilled,
       directEvents: direct,
       queuedEvents: queued,
       deadLetters: inspection?.deadLetters ?? 0,
       journalBacklog,
+      journalBytes: sum(journals, (j) => j.bytes),
+      oldestJournalRecordAgeMs: journalAges.length > 0 ? Math.max(...journalAges) : null,
       consumerLag: inspection?.lag ?? null,
       pendingEntries: inspection?.pending ?? 0,
       oldestPendingAgeMs: inspection?.oldestPendingAgeMs ?? null,
@@ -232,6 +317,12 @@ export class MetricsReader {
       deadLetteredTotal: counters.dead_lettered ?? 0,
       failuresTotal: counters.failures ?? 0,
       rejectedTotal: counters.rejected ?? 0,
+      enqueueErrorsTotal: counters.enqueue_errors ?? 0,
+      handoffTimeoutsTotal: counters.handoff_timeouts ?? 0,
+      journalFallbacksTotal: counters.journal_fallbacks ?? 0,
+      directFailuresTotal: counters.direct_failures ?? 0,
+      gapRecordsTotal: counters.gap_records ?? 0,
+      replayedTotal: counters.replayed ?? 0,
       events,
     };
     const workerViews = workers.map(view);
@@ -240,7 +331,7 @@ export class MetricsReader {
       insertsLastMinute: metrics.insertsLastMinute,
       failuresLastMinute: metrics.failuresLastMinute,
       avgBatchTimeMs: metrics.avgBatchTime,
-      droppedEvents: metrics.droppedEvents,
+      droppedLastMinute: metrics.droppedLastMinute,
       overflowEvents: metrics.overflowEvents,
       spilledEvents: metrics.spilledEvents,
       deadLetters: metrics.deadLetters,

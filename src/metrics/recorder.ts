@@ -3,12 +3,14 @@
  * with the worker's and producer's own counters into a {@link ProcessSnapshot}. Pure
  * bookkeeping: no I/O, no timers; the clock is injectable.
  */
+import type { JournalStatus } from '../journal/index.js';
 import type { ProducerStats } from '../producer.js';
 import type { FlushReport, WorkerStats } from '../worker/worker.js';
 import {
   type BucketHistogram,
   type CounterValues,
   FLUSH_BUCKETS_SECONDS,
+  type JournalBacklog,
   type ProcessSnapshot,
 } from './types.js';
 
@@ -24,6 +26,7 @@ interface Second {
   flushMs: number;
   lagMsSum: number;
   lagMsMax: number;
+  dropped: number;
 }
 
 const emptySecond = (sec: number): Second => ({
@@ -35,6 +38,7 @@ const emptySecond = (sec: number): Second => ({
   flushMs: 0,
   lagMsSum: 0,
   lagMsMax: 0,
+  dropped: 0,
 });
 
 /** Identity of the process a recorder describes. */
@@ -46,7 +50,20 @@ export interface RecorderIdentity {
 /** Where the recorder reads the counters other components keep. */
 export interface RecorderSources {
   worker?: { readonly stats: WorkerStats } | null;
-  producer?: { stats(): ProducerStats } | null;
+  producer?: ProducerSource | null;
+}
+
+/** What the recorder reads from a producer; `journalStatus` only when it has a journal. */
+export interface ProducerSource {
+  stats(): ProducerStats;
+  journalStatus?(): Promise<Pick<JournalStatus, 'pendingRecords' | 'bytes' | 'oldestRecordAt'> | null>;
+}
+
+/** Events with outcome `dropped`, over every category. */
+function droppedTotal(stats: ProducerStats | undefined): number {
+  let n = 0;
+  for (const outcomes of Object.values(stats?.events ?? {})) n += outcomes.dropped ?? 0;
+  return n;
 }
 
 /**
@@ -63,6 +80,9 @@ export class MetricsRecorder {
   };
   private lastBatchEvents = 0;
   private failuresTotal = 0;
+  /** The producer's dropped total at the last sample; the difference goes into the window. */
+  private droppedSeen = 0;
+  private journal: JournalBacklog | null = null;
   readonly startedAt: number;
   /** Where worker and producer counters come from; set by whoever wires the process. */
   sources: RecorderSources = {};
@@ -107,10 +127,41 @@ export class MetricsRecorder {
     this.failuresTotal += 1;
   };
 
-  /** This process's snapshot now. */
+  /**
+   * Reads the producer's journal status (asynchronous: it may read the oldest record from
+   * disk), then takes a {@link snapshot}. A failed read keeps the last known status. Never
+   * rejects.
+   */
+  async collect(): Promise<ProcessSnapshot> {
+    const source = this.sources.producer;
+    if (source?.journalStatus) {
+      try {
+        const st = await source.journalStatus();
+        this.journal = st && {
+          pendingRecords: st.pendingRecords,
+          bytes: st.bytes,
+          oldestRecordAt: st.oldestRecordAt?.getTime() ?? null,
+        };
+      } catch {
+        // The journal closed under us (shutdown) or the disk failed: keep the last reading.
+      }
+    }
+    return this.snapshot();
+  }
+
+  /**
+   * This process's snapshot now, with the journal status of the last {@link collect}.
+   * Also samples the producer's drop counter into the rolling window.
+   */
   snapshot(): ProcessSnapshot {
     const now = this.now();
     const nowSec = Math.floor(now / 1000);
+    const ps = this.sources.producer?.stats();
+    // Drops are counted by the producer as a lifetime total; the window needs them per
+    // second, so each sample adds what was dropped since the previous one.
+    const dropped = droppedTotal(ps);
+    if (dropped > this.droppedSeen) this.slot().dropped += dropped - this.droppedSeen;
+    this.droppedSeen = dropped;
     const w = emptySecond(nowSec);
     for (const s of this.window) {
       if (s.sec <= nowSec - WINDOW_SECONDS || s.sec > nowSec) continue;
@@ -121,9 +172,9 @@ export class MetricsRecorder {
       w.flushMs += s.flushMs;
       w.lagMsSum += s.lagMsSum;
       w.lagMsMax = Math.max(w.lagMsMax, s.lagMsMax);
+      w.dropped += s.dropped;
     }
     const ws = this.sources.worker?.stats;
-    const ps = this.sources.producer?.stats();
     const events: Record<string, Record<string, number>> = {};
     for (const [category, outcomes] of Object.entries(ps?.events ?? {})) {
       events[category] = Object.fromEntries(Object.entries(outcomes).map(([k, v]) => [k, v ?? 0]));
@@ -153,6 +204,13 @@ export class MetricsRecorder {
       events,
       rejected: ps?.rejected ?? 0,
       enqueueErrors: ps?.enqueueErrors ?? 0,
+      handoffTimeouts: ps?.handoffTimeouts ?? 0,
+      journalFallbacks: ps?.journalFallbacks ?? 0,
+      directFailures: ps?.directFailures ?? 0,
+      gapRecords: ps?.gapRecords ?? 0,
+      replayed: ps?.replayed ?? 0,
+      droppedLastMinute: w.dropped,
+      journal: this.journal && { ...this.journal },
     };
   }
 
@@ -171,6 +229,11 @@ export class MetricsRecorder {
       failures: this.failuresTotal,
       rejected: snapshot.rejected,
       enqueue_errors: snapshot.enqueueErrors,
+      handoff_timeouts: snapshot.handoffTimeouts,
+      journal_fallbacks: snapshot.journalFallbacks,
+      direct_failures: snapshot.directFailures,
+      gap_records: snapshot.gapRecords,
+      replayed: snapshot.replayed,
     };
     // The histogram goes into the shared hash too, so the Prometheus histogram is a lifetime
     // (monotonic) one: summing only live snapshots would shrink whenever a process exits.

@@ -28,6 +28,16 @@ export interface BucketHistogram {
   sum: number;
 }
 
+/** A process's spill journal at the time of its snapshot. */
+export interface JournalBacklog {
+  /** Events journaled and not yet replayed into the queue. */
+  pendingRecords: number;
+  /** Bytes of the journal's segment files on disk. */
+  bytes: number;
+  /** Epoch ms the oldest pending record was journaled; null when none is pending. */
+  oldestRecordAt: number | null;
+}
+
 /** One process's own metrics, published with a TTL (its heartbeat). */
 export interface ProcessSnapshot {
   role: ProcessRole;
@@ -67,12 +77,26 @@ export interface ProcessSnapshot {
   /** Producer: events rejected by validation; enqueue calls that failed. */
   rejected: number;
   enqueueErrors: number;
+  /** Producer totals since start (see `ProducerStats`); 0 for processes without one. */
+  handoffTimeouts: number;
+  journalFallbacks: number;
+  directFailures: number;
+  gapRecords: number;
+  replayed: number;
+  /**
+   * Events this process dropped in the last 60 s (any category). Sampled: drops are added
+   * to the window when a snapshot is taken, so they count up to one heartbeat late.
+   */
+  droppedLastMinute: number;
+  /** This process's spill journal; null when it has none (or it could not be read yet). */
+  journal: JournalBacklog | null;
 }
 
 /**
  * Lifetime counters in the shared hash, keyed by field name: `events:<category>:<outcome>`,
  * `inserted`, `duplicates`, `batches`, `retries`, `reclaimed`, `dead_lettered`, `failures`,
- * `rejected`, `enqueue_errors`, and the flush histogram: `flush_bucket:<i>` (index into
+ * `rejected`, `enqueue_errors`, `handoff_timeouts`, `journal_fallbacks`, `direct_failures`,
+ * `gap_records`, `replayed`, and the flush histogram: `flush_bucket:<i>` (index into
  * {@link FLUSH_BUCKETS_SECONDS}, the last one `+Inf`), `flush_count`, `flush_sum_us`.
  */
 export type CounterValues = Record<string, number>;

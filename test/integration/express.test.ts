@@ -18,6 +18,7 @@ import { AuditError, ErrorCodes } from '../../src/core/errors.js';
 import type { AuditEvent } from '../../src/core/event.js';
 import { auditMiddleware, monitoringRouter } from '../../src/integrations/express.js';
 import { type AuditLoggerHandle, createAuditLogger } from '../../src/logger.js';
+import type { AuditMetricsResponse } from '../../src/metrics/index.js';
 import { PgliteStore } from '../../src/store/pglite/store.js';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -238,9 +239,48 @@ describe('monitoringRouter', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
     assert.equal(res.headers.get('cache-control'), 'no-store');
-    const body = (await res.json()) as { producer: { events: Record<string, unknown> }; timestamp: string };
-    assert.ok(body.producer.events.info, 'the producer counted the info events logged above');
+    const body = (await res.json()) as AuditMetricsResponse;
+    // The seed's shape: { health: { status, issues }, metrics: { … }, timestamp }, plus the
+    // processes, consumers and alerts auditline adds.
+    assert.deepEqual(Object.keys(body).sort(), [
+      'alerts',
+      'consumers',
+      'health',
+      'metrics',
+      'producers',
+      'timestamp',
+      'workers',
+    ]);
+    assert.deepEqual(Object.keys(body.health).sort(), ['issues', 'status']);
+    for (const field of [
+      'queueLength',
+      'insertsLastMinute',
+      'failuresLastMinute',
+      'avgBatchTime',
+      'droppedEvents',
+      'overflowEvents',
+      'droppedLastMinute',
+      'journalBacklog',
+      'journalBytes',
+      'liveWorkers',
+      'insertedTotal',
+    ] as const) {
+      assert.equal(typeof body.metrics[field], 'number', `metrics.${field}`);
+    }
     assert.ok(!Number.isNaN(Date.parse(body.timestamp)));
+    // Embedded: the logger's own worker is the one live worker, so the status is not no_data.
+    assert.equal(body.health.status, 'healthy', JSON.stringify(body.health));
+    assert.deepEqual(body.health.issues, []);
+    assert.equal(body.metrics.liveWorkers, 1);
+    assert.equal(body.workers.length, 1);
+    assert.equal(body.workers[0]?.role, 'worker');
+    assert.equal(body.workers[0]?.pid, process.pid);
+    assert.ok((body.metrics.events.info?.queued ?? 0) > 0, 'the info events logged above are counted');
+    assert.ok((body.metrics.events.critical?.queued ?? 0) > 0, 'so is the critical delete');
+    assert.equal(body.metrics.journalBacklog, 0);
+    assert.deepEqual(body.alerts, []);
+    // The handle's accessor is what the router serves.
+    assert.equal((await audit.metrics()).metrics.events.info?.queued, body.metrics.events.info?.queued);
   });
 
   it('mounted under a prefix as in the seed, it serves the metrics and passes other requests on', async () => {

@@ -2,20 +2,26 @@
  * Metrics across processes on real Redis and PostgreSQL: four workers publishing to one
  * prefix are summed (the seed's 4 workers overwrote one `SETEX` key), an expired heartbeat
  * removes its worker, no worker at all reads `no_data`, `/metrics` exposes the aggregated
- * Prometheus names, and embedded mode answers the same endpoint from process memory.
+ * Prometheus names, embedded mode answers the same endpoint from process memory, a
+ * producer's spill-journal backlog is reported and clears when replayed, and drops count as
+ * a rate over the last minute (the alert resolves) while their lifetime counter stays.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { AlertManager } from '../../src/alerts/index.js';
 import { loadConfig } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
 import {
   type AuditMetricsResponse,
+  MemoryMetricsStore,
   MetricsPublisher,
+  MetricsReader,
   MetricsRecorder,
   RedisMetricsStore,
+  renderPrometheus,
 } from '../../src/metrics/index.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { Worker } from '../../src/worker/worker.js';
@@ -236,5 +242,192 @@ describe('metrics: embedded mode', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('metrics: spill-journal backlog and producer counters (distributed)', () => {
+  const prefix = uniquePrefix('metrics-journal');
+  const schema = uniqueSchema('metrics-journal');
+  let dataDir: string;
+  let runtime: Runtime;
+  let worker: Worker | null = null;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'auditline-metrics-journal-'));
+    const config = loadConfig(
+      {
+        redisUrl: REDIS_URL,
+        databaseUrl: DATABASE_URL,
+        keyPrefix: prefix,
+        schema,
+        dataDir,
+        metricsIntervalMs: 100,
+        batchMaxWaitMs: 20,
+        // Five events fill the queue; `info` spills the rest to the journal (the default).
+        queueMaxLength: 5,
+        health: { maxJournalBacklog: 3 },
+      },
+      {},
+    );
+    // A producer process with no worker: what is over the cap waits in its journal.
+    runtime = await createRuntime(config, { metrics: { role: 'producer' } });
+    worker = new Worker({
+      queue: runtime.queue,
+      store: runtime.store,
+      config: { ...config, consumerName: 'journal-w' },
+    });
+  });
+
+  after(async () => {
+    await worker?.stop();
+    await runtime.close();
+    await dropPrefix(prefix);
+    await dropSchema(schema);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('reports the backlog from the producer snapshot, fires journal_backlog, and clears once replayed', async () => {
+    const results = await runtime.logger.logMany(Array.from({ length: 12 }, (_, i) => event(i)));
+    assert.equal(results.filter((r) => r.outcome === 'queued').length, 5);
+    assert.equal(results.filter((r) => r.outcome === 'spilled').length, 7);
+
+    let body!: AuditMetricsResponse;
+    await waitUntil(
+      async () => {
+        body = await runtime.metrics.reader.auditMetrics();
+        return body.metrics.journalBacklog === 7 && body.producers[0]?.outcomes.spilled === 7;
+      },
+      10_000,
+      'the published journal backlog',
+    );
+    const [producer] = body.producers;
+    assert.equal(producer?.role, 'producer');
+    assert.equal(producer?.journal?.pendingRecords, 7);
+    assert.ok((producer?.journal?.bytes ?? 0) > 0);
+    assert.ok((producer?.journal?.oldestRecordAgeMs ?? -1) >= 0);
+    assert.deepEqual(producer?.outcomes, { queued: 5, spilled: 7, direct: 0, dropped: 0 });
+    assert.ok(body.metrics.journalBytes > 0);
+    assert.ok(body.metrics.oldestJournalRecordAgeMs !== null);
+    assert.equal(body.metrics.spilledEvents, 7);
+    const backlog = body.health.issues.find((i) => i.rule === 'journal_backlog');
+    assert.deepEqual([backlog?.severity, backlog?.value, backlog?.threshold], ['warning', 7, 3]);
+
+    const app = buildApp({ ...runtime, metrics: runtime.metrics.reader });
+    try {
+      const m = parseProm((await app.inject({ method: 'GET', url: '/metrics' })).body);
+      assert.equal(m.get('auditline_journal_backlog_events'), 7);
+      assert.ok((m.get('auditline_journal_bytes') ?? 0) > 0);
+      assert.ok(m.has('auditline_journal_oldest_record_age_seconds'));
+      assert.equal(
+        m.get(`auditline_process_journal_backlog_events{process="${producer?.name}",role="producer"}`),
+        7,
+      );
+      assert.equal(m.get('auditline_events_total{category="info",outcome="spilled"}'), 7);
+      for (const name of [
+        'auditline_handoff_timeouts_total',
+        'auditline_journal_fallbacks_total',
+        'auditline_gap_records_total',
+        'auditline_replayed_events_total',
+        'auditline_enqueue_errors_total',
+        'auditline_direct_write_failures_total',
+        'auditline_events_dropped_last_minute',
+      ]) {
+        assert.ok(m.has(name), `${name} is exposed`);
+      }
+    } finally {
+      await app.close();
+    }
+
+    // A worker makes room; the producer replays its journal into the queue, then it is stored.
+    worker?.start();
+    await waitUntil(
+      async () => {
+        body = await runtime.metrics.reader.auditMetrics();
+        return body.metrics.journalBacklog === 0 && body.metrics.replayedTotal === 7;
+      },
+      30_000,
+      'the journal to be replayed and the counters published',
+    );
+    assert.equal(body.producers[0]?.replayed, 7);
+    assert.equal(body.producers[0]?.journal?.pendingRecords, 0);
+    assert.equal(body.producers[0]?.journal?.oldestRecordAgeMs, null);
+    assert.equal(body.metrics.oldestJournalRecordAgeMs, null);
+    assert.ok(!body.health.issues.some((i) => i.rule === 'journal_backlog'));
+  });
+});
+
+describe('metrics: drops are a rate over the last minute', () => {
+  let dataDir: string;
+  let runtime: Runtime;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'auditline-metrics-drops-'));
+    // The seed preset: non-critical events are dropped (counted, gap record) at the cap.
+    const config = loadConfig(
+      { dataDir, queueMaxLength: 5, overflow: { critical: 'direct', '*': 'drop' }, gapIntervalMs: 60_000 },
+      {},
+    );
+    runtime = await createRuntime(config, { worker: false });
+  });
+
+  after(async () => {
+    await runtime.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('events_dropped fires while drops happen and resolves a minute later; the lifetime counter stays', async () => {
+    // A recorder, store and reader on one hand-driven clock, over the real producer.
+    let clock = Date.now();
+    const now = () => clock;
+    const recorder = new MetricsRecorder({ role: 'producer', name: 'p1' }, now);
+    recorder.sources.producer = runtime.logger;
+    const store = new MemoryMetricsStore(now);
+    const reader = new MetricsReader({
+      store,
+      queue: runtime.queue,
+      database: runtime.store,
+      mode: 'embedded',
+      thresholds: { maxDroppedPerMinute: 10 },
+      now,
+    });
+    const publisher = new MetricsPublisher({ store, recorder, intervalMs: 60_000 });
+    const alerts = new AlertManager({ now });
+
+    const results = await runtime.logger.logMany(Array.from({ length: 20 }, (_, i) => event(i)));
+    assert.equal(results.filter((r) => r.outcome === 'dropped').length, 15);
+    await publisher.publishNow();
+    let reading = await reader.read();
+    let m = reading.response.metrics;
+    assert.equal(m.droppedLastMinute, 15);
+    assert.equal(m.droppedEvents, 15);
+    const dropped = reading.response.health.issues.find((i) => i.rule === 'events_dropped');
+    assert.deepEqual([dropped?.severity, dropped?.value, dropped?.threshold], ['warning', 15, 10]);
+    assert.deepEqual(
+      alerts.update(reading.response.health.issues).map((n) => `${n.action}:${n.rule}`),
+      ['trigger:no_live_worker', 'trigger:events_dropped'],
+    );
+
+    // 30 s later the drops are still within the minute.
+    clock += 30_000;
+    await publisher.publishNow();
+    assert.equal((await reader.read()).response.metrics.droppedLastMinute, 15);
+
+    // 61 s after them, no new drop: the rate is 0 and the alert resolves.
+    clock += 31_000;
+    await publisher.publishNow();
+    reading = await reader.read();
+    m = reading.response.metrics;
+    assert.equal(m.droppedLastMinute, 0);
+    assert.ok(!reading.response.health.issues.some((i) => i.rule === 'events_dropped'));
+    assert.deepEqual(
+      alerts.update(reading.response.health.issues).map((n) => `${n.action}:${n.rule}`),
+      ['resolve:events_dropped'],
+    );
+    // Lifetime totals are unchanged: Prometheus keeps counting up.
+    assert.equal(m.droppedEvents, 15);
+    const prom = parseProm((await renderPrometheus(reading)).body);
+    assert.equal(prom.get('auditline_events_total{category="info",outcome="dropped"}'), 15);
+    assert.equal(prom.get('auditline_events_dropped_last_minute'), 0);
+    await publisher.stop();
   });
 });

@@ -92,7 +92,7 @@ describe('AlertManager state machine', () => {
       insertsLastMinute: 0,
       failuresLastMinute: 0,
       avgBatchTimeMs: 0,
-      droppedEvents: 0,
+      droppedLastMinute: 0,
       overflowEvents: 0,
       spilledEvents: 0,
       deadLetters: 0,

@@ -15,7 +15,7 @@ function healthy(): HealthSnapshot {
     insertsLastMinute: 5000,
     failuresLastMinute: 0,
     avgBatchTimeMs: 40,
-    droppedEvents: 0,
+    droppedLastMinute: 0,
     overflowEvents: 0,
     spilledEvents: 0,
     deadLetters: 0,
@@ -49,7 +49,7 @@ const TRIGGER: Record<HealthRuleId, (s: HealthSnapshot) => void> = {
     s.avgBatchTimeMs = T.maxAvgBatchTimeMs + 1;
   },
   events_dropped: (s) => {
-    s.droppedEvents = 1001;
+    s.droppedLastMinute = 1001;
   },
   dead_letters: (s) => {
     s.deadLetters = 1;
@@ -146,7 +146,7 @@ describe('evaluateHealth: boundaries (strictly above the threshold, as in the se
   const numeric: Array<[HealthRuleId, keyof HealthSnapshot, number]> = [
     ['queue_backlog', 'queueLength', 5000],
     ['failure_rate', 'failuresLastMinute', 100],
-    ['events_dropped', 'droppedEvents', 1000],
+    ['events_dropped', 'droppedLastMinute', 1000],
     ['dead_letters', 'deadLetters', 0],
     ['journal_backlog', 'journalBacklog', 1000],
     ['slow_batches', 'avgBatchTimeMs', 2000],
