@@ -5,11 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { ErrorCodes } from '../../src/core/errors.js';
-import { createQueue, MemoryQueue, RedisStreamsQueue } from '../../src/queue/index.js';
+import { createQueue, DurableMemoryQueue, MemoryQueue, RedisStreamsQueue } from '../../src/queue/index.js';
 import type { QueueAdapter, QueueEntry } from '../../src/queue/port.js';
 import { loadScripts } from '../../src/queue/redis/scripts.js';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/env.js';
@@ -33,6 +36,24 @@ const memory: Backend = {
     await queue.init();
     // One process: every "peer" is the same queue.
     return { queue, peer: async () => queue, dispose: () => queue.close() };
+  },
+};
+
+const durable: Backend = {
+  name: 'durable (journaled in-process)',
+  async open(maxLength) {
+    const dir = await mkdtemp(join(tmpdir(), 'auditline-queue-'));
+    const queue = new DurableMemoryQueue({ dir, maxLength });
+    await queue.init();
+    // One process (the journal lock admits one): every "peer" is the same queue.
+    return {
+      queue,
+      peer: async () => queue,
+      async dispose() {
+        await queue.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
   },
 };
 
@@ -72,7 +93,7 @@ const texts = (n: number, tag = 'p') => Array.from({ length: n }, (_, i) => JSON
 const payloadsOf = (entries: readonly QueueEntry[]) => entries.map((e) => e.payload);
 const count = <T>(xs: readonly T[], x: T) => xs.filter((y) => y === x).length;
 
-for (const backend of [memory, redis]) {
+for (const backend of [memory, durable, redis]) {
   describe(`queue conformance: ${backend.name}`, () => {
     it('enqueues nothing for an empty array', () =>
       withQueue(backend, 10, async ({ queue }) => {
@@ -427,19 +448,29 @@ describe('queue: Redis specifics', () => {
     await q.close();
   });
 
-  it('createQueue picks Redis when redisUrl is set, memory otherwise', async () => {
+  it('createQueue picks Redis when redisUrl is set, the journaled in-process queue otherwise', async () => {
     const prefix = uniquePrefix('queue');
     prefixes.push(prefix);
-    const r = createQueue({ redisUrl: REDIS_URL, keyPrefix: prefix, queueMaxLength: 5 });
-    const m = createQueue({ redisUrl: null, keyPrefix: prefix, queueMaxLength: 5 });
+    const dataDir = await mkdtemp(join(tmpdir(), 'auditline-queue-'));
+    const base = {
+      keyPrefix: prefix,
+      queueMaxLength: 5,
+      dataDir,
+      journalFsync: 'interval',
+      journalMaxBytes: 1 << 30,
+    } as const;
+    const r = createQueue({ ...base, redisUrl: REDIS_URL });
+    const m = createQueue({ ...base, redisUrl: null });
     try {
       assert.ok(r instanceof RedisStreamsQueue);
-      assert.ok(m instanceof MemoryQueue);
+      assert.ok(m instanceof DurableMemoryQueue);
+      assert.equal(m.dir, join(dataDir, 'queue'));
       await r.init();
       assert.equal(count(await r.enqueue(texts(7)), 'queued'), 5);
       assert.equal(count(await m.enqueue(texts(7)), 'queued'), 5);
     } finally {
       await Promise.all([r.close(), m.close()]);
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -14,6 +14,14 @@ export interface MemoryQueueOptions {
   maxLength: number;
 }
 
+/** An entry handed to {@link MemoryQueue.admit}. */
+export interface AdmittedEntry {
+  entryId: string;
+  payload: string;
+  /** Epoch ms the entry was first enqueued (kept across a restart); default now. */
+  enqueuedAtMs?: number;
+}
+
 interface Slot {
   id: string;
   payload: string;
@@ -71,18 +79,39 @@ export class MemoryQueue implements QueueAdapter {
   async enqueue(payloads: readonly string[]): Promise<EnqueueStatus[]> {
     this.assertOpen();
     const out: EnqueueStatus[] = [];
+    const admitted: AdmittedEntry[] = [];
     for (const payload of payloads) {
-      if (this.live.size >= this.maxLength) {
+      if (this.live.size + admitted.length >= this.maxLength) {
         out.push('full');
         continue;
       }
-      const id = `m-${++this.seq}`;
-      this.live.set(id, { id, payload, deliveries: 0, deliveredAt: 0, enqueuedAtMs: Date.now() });
-      this.unread.push(id);
+      admitted.push({ entryId: `m-${++this.seq}`, payload });
       out.push('queued');
     }
-    this.wakeWaiters();
+    this.admit(admitted);
     return out;
+  }
+
+  /**
+   * Appends entries under ids chosen by the caller, without checking the cap. For an adapter
+   * layered on this one that enforces the cap itself: the durable queue admits an entry only
+   * once its journal append resolved, under the id its journal record carries. Ids must be
+   * unique within the queue and must not look like this queue's own (`m-<n>`).
+   */
+  admit(entries: readonly AdmittedEntry[]): void {
+    this.assertOpen();
+    const now = Date.now();
+    for (const e of entries) {
+      this.live.set(e.entryId, {
+        id: e.entryId,
+        payload: e.payload,
+        deliveries: 0,
+        deliveredAt: 0,
+        enqueuedAtMs: e.enqueuedAtMs ?? now,
+      });
+      this.unread.push(e.entryId);
+    }
+    if (entries.length > 0) this.wakeWaiters();
   }
 
   // Consumers are not tracked: one process, and reclaim goes by idle time alone.
