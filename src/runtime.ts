@@ -50,20 +50,24 @@ export async function createRuntime(
   config: Readonly<AuditlineConfig>,
   options: RuntimeOptions = {},
 ): Promise<Runtime> {
-  const store = await createStore(config);
-  const q = await (async (): Promise<QueueAdapter> => {
-    let queue: QueueAdapter | undefined;
-    try {
-      if (options.migrate ?? config.autoMigrate) await store.migrate();
-      queue = await createQueue(config);
-      await queue.init();
-      return queue;
-    } catch (err) {
-      await queue?.close().catch(() => {});
-      await store.close().catch(() => {});
-      throw err;
-    }
-  })();
+  // The queue before the store: in embedded mode its journal lock (<dataDir>/queue) is what
+  // keeps a second process off the data directory, and PGlite, which has no lock of its
+  // own, must not start on a directory another live process uses.
+  const q = createQueue(config);
+  try {
+    await q.init();
+  } catch (err) {
+    await q.close().catch(() => {});
+    throw err;
+  }
+  const store = createStore(config);
+  try {
+    if (options.migrate ?? config.autoMigrate) await store.migrate();
+  } catch (err) {
+    await q.close().catch(() => {});
+    await store.close().catch(() => {});
+    throw err;
+  }
   const journal = await openSpillJournal(config).catch(async (err) => {
     await q.close().catch(() => {});
     await store.close().catch(() => {});
