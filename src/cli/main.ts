@@ -5,12 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { checkpointCommand } from './checkpoint.js';
 import { dlqCommand } from './dlq.js';
 import { journalCommand } from './journal.js';
+import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
 import { reportError } from './options.js';
+import { retentionCommand } from './retention.js';
 import { serveCommand } from './serve.js';
 import { statsCommand } from './stats.js';
+import { verifyCommand, verifyProofCommand } from './verify.js';
 import { workerCommand } from './worker.js';
 
 /**
@@ -24,6 +28,11 @@ const COMMANDS: ReadonlyArray<() => Command> = [
   statsCommand,
   dlqCommand,
   journalCommand,
+  keysCommand,
+  verifyCommand,
+  verifyProofCommand,
+  checkpointCommand,
+  retentionCommand,
 ];
 
 function packageVersion(): string {

@@ -12,6 +12,7 @@ import { bearerAuth } from './auth.js';
 import { errorHandler } from './errors.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { integrityRoutes } from './routes/integrity.js';
 import { type MonitoringRoutesDeps, monitoringRoutes } from './routes/monitoring.js';
 
 /** What the app needs; the caller owns these and closes them (the app never does). */
@@ -61,6 +62,7 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
       // Registered inside this scope, the hook guards only /v1; /healthz and /readyz stay open.
       if (config.apiKeys.length > 0) v1.addHook('onRequest', bearerAuth(config.apiKeys));
       eventRoutes(v1, { logger, store, maxBatchEvents: config.maxBatchEvents });
+      integrityRoutes(v1, { store });
     },
     { prefix: '/v1' },
   );

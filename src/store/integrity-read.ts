@@ -23,7 +23,18 @@ const ms = (col: string) => `(extract(epoch FROM ${col}) * 1000)::int8`;
 const BLOCK_ROW = `json_build_array(seq, block_id, encode(prev_hash, 'hex'), encode(merkle_root, 'hex'), count,
   ${ms('first_created_at')}, ${ms('last_created_at')}, encode(hash, 'hex'), signature, key_id)::text AS row`;
 
-type BlockArray = [number, string, string, string, number, number, number, string, string | null, string | null];
+type BlockArray = [
+  number,
+  string,
+  string,
+  string,
+  number,
+  number,
+  number,
+  string,
+  string | null,
+  string | null,
+];
 
 function toBlock({ row }: { row: string }): StoredBlock {
   const [seq, block_id, prev_hash, merkle_root, count, first, last, hash, signature, key_id] = JSON.parse(

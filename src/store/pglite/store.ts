@@ -5,8 +5,8 @@
  * with one in-process connection there is no network round trip for COPY to save.
  */
 import { PGlite } from '@electric-sql/pglite';
-import type { RunInTransaction, SqlTransaction } from '../migrate.js';
 import type { AppendTx } from '../integrity-write.js';
+import type { RunInTransaction, SqlTransaction } from '../migrate.js';
 import { eventToTextColumns, unnestInsertSql } from '../sql.js';
 import { SqlStore, type SqlStoreIntegrityOptions } from '../sql-store.js';
 

@@ -16,8 +16,8 @@
  * `sslrootcert=…`) is honoured by `pg`; an explicit `ssl` option overrides it.
  */
 import pg from 'pg';
-import type { RunInTransaction, SqlTransaction } from '../migrate.js';
 import type { AppendTx } from '../integrity-write.js';
+import type { RunInTransaction, SqlTransaction } from '../migrate.js';
 import { SqlStore, type SqlStoreIntegrityOptions } from '../sql-store.js';
 import { type AppendMethod, appendByCopy, appendByUnnest } from './append.js';
 
