@@ -83,9 +83,12 @@ module.exports = {
       name: 'auditline-worker',
       args: 'worker',
       // Four consumers in the `workers` group share the stream; each entry goes to one of
-      // them. Each needs a distinct consumer name: the default, `<hostname>-<pid>`, is
-      // unique per process, including after a restart (a restarted worker joins under a new
-      // name; entries its predecessor held are reclaimed after the visibility timeout).
+      // them. Each needs a distinct consumer name: under PM2 the default is
+      // `<hostname>-<NODE_APP_INSTANCE>` (0-3 here), stable across restarts, so a restarted
+      // worker keeps its name, its pending entries and its metrics key (see
+      // defaultConsumerName in src/config.ts). Do not give two PM2 apps on one host workers
+      // of the same stream without setting AUDITLINE_CONSUMER_NAME: instance numbers repeat
+      // per app, and two live consumers must never share a name.
       instances: 4,
       out_file: path.join(LOG_DIR, 'auditline-worker.out.log'),
       error_file: path.join(LOG_DIR, 'auditline-worker.error.log'),

@@ -39,7 +39,23 @@ export interface VerifyWebhookInput {
   nowMs?: number;
 }
 
-/** True when the signature matches the body and timestamp and the timestamp is recent. */
+/**
+ * True when the signature matches the body and timestamp and the timestamp is within
+ * `toleranceSec` of now. Pass the raw body bytes, before any JSON parsing.
+ *
+ * @example
+ * ```ts
+ * app.post('/hooks/auditline', express.raw({ type: 'application/json' }), (req, res) => {
+ *   const ok = verifyWebhookSignature({
+ *     secret,
+ *     body: req.body,
+ *     timestamp: req.get('x-auditline-timestamp'),
+ *     signature: req.get('x-auditline-signature'),
+ *   });
+ *   res.sendStatus(ok ? 204 : 401);
+ * });
+ * ```
+ */
 export function verifyWebhookSignature(input: VerifyWebhookInput): boolean {
   const { secret, timestamp, signature } = input;
   if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;

@@ -31,7 +31,10 @@ export function workerCommand(): Command {
         'Needs REDIS_URL and DATABASE_URL: in embedded mode the queue lives inside the ' +
         '`auditline serve` process, which runs its own worker.',
     )
-    .option('--consumer <name>', 'consumer name in the group (env AUDITLINE_CONSUMER_NAME, default host-pid)')
+    .option(
+      '--consumer <name>',
+      'consumer name in the group (env AUDITLINE_CONSUMER_NAME; default host-<NODE_APP_INSTANCE> under PM2, else host-pid)',
+    )
     .option('--no-migrate', 'do not run database migrations on start (env AUDITLINE_AUTO_MIGRATE)');
   addConnectionOptions(cmd);
   cmd.addHelpText(

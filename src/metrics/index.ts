@@ -21,6 +21,7 @@ export { MetricsPublisher, SNAPSHOT_TTL_INTERVALS } from './publisher.js';
 export {
   type AggregatedMetrics,
   type AuditMetricsResponse,
+  type JournalView,
   type LocalReading,
   MetricsReader,
   type MetricsReaderDeps,

@@ -34,6 +34,7 @@ const ECOSYSTEM = resolve(REPO_ROOT, 'ecosystem.config.cjs');
 
 interface Pm2Process {
   name: string;
+  pm_id: number;
   pid: number;
   pm2_env: { status: string; restart_time: number };
 }
@@ -62,6 +63,9 @@ async function gone(pid: number): Promise<boolean> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   return /^\d+ \(.*\) Z/.test(stat);
 }
+
+/** The consumer names of the 4 PM2 worker instances. */
+const STABLE_NAMES = [0, 1, 2, 3].map((i) => `${hostname()}-${i}`).sort();
 
 let tmp: string;
 let env: NodeJS.ProcessEnv;
@@ -111,6 +115,9 @@ before(async () => {
     ...process.env,
     PM2_HOME: join(tmp, 'pm2'),
     AUDITLINE_LOG_DIR: join(tmp, 'logs'),
+    // Each process opens a spill journal under the data directory and replays what it finds
+    // there: never the repository's ./auditline-data, where other runs may have left events.
+    AUDITLINE_DATA_DIR: join(tmp, 'data'),
     REDIS_URL,
     DATABASE_URL,
     AUDITLINE_KEY_PREFIX: prefix,
@@ -121,6 +128,7 @@ before(async () => {
   // Settings that would change what the deployment does are not inherited from the caller.
   delete env.AUDITLINE_API_KEYS;
   delete env.AUDITLINE_CONSUMER_NAME;
+  delete env.AUDITLINE_JOURNAL_DIR;
   delete env.AUDITLINE_SHUTDOWN_TIMEOUT_MS;
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
 });
@@ -146,6 +154,16 @@ describe('ecosystem.config.cjs', () => {
     for (const app of eco.apps) {
       assert.ok(app.kill_timeout > drainMs, `${app.name}: kill_timeout ${app.kill_timeout} > ${drainMs}`);
     }
+  });
+
+  it('names consumers <hostname>-<NODE_APP_INSTANCE> under PM2, else <hostname>-<pid>; the variable wins', () => {
+    assert.equal(loadConfig({}, { NODE_APP_INSTANCE: '2' }).consumerName, `${hostname()}-2`);
+    assert.equal(loadConfig({}, {}).consumerName, `${hostname()}-${process.pid}`);
+    assert.equal(loadConfig({}, { NODE_APP_INSTANCE: 'x' }).consumerName, `${hostname()}-${process.pid}`);
+    assert.equal(
+      loadConfig({}, { NODE_APP_INSTANCE: '2', AUDITLINE_CONSUMER_NAME: 'w-a' }).consumerName,
+      'w-a',
+    );
   });
 });
 
@@ -181,9 +199,9 @@ describe('PM2 runs the server and 4 workers', () => {
       60_000,
       `4 consumers in group "workers" of ${prefix}:events`,
     );
-    const workerPids = procs.filter((p) => p.name === 'auditline-worker').map((p) => p.pid);
-    // The default consumer name is <hostname>-<pid>: one consumer per PM2 instance, no more.
-    assert.deepEqual((await consumers()).sort(), workerPids.map((pid) => `${hostname()}-${pid}`).sort());
+    // Under PM2 the default consumer name is <hostname>-<NODE_APP_INSTANCE>: one consumer
+    // per instance, no more.
+    assert.deepEqual((await consumers()).sort(), STABLE_NAMES);
     const restarted = (await list()).filter((p) => p.pm2_env.restart_time > 0);
     assert.deepEqual(restarted, [], 'no process restarted');
   });
@@ -205,6 +223,42 @@ describe('PM2 runs the server and 4 workers', () => {
     assert.equal(pending[0], 0);
   });
 
+  it('a restarted worker comes back under its own consumer name: still 4 consumers, none pending', async () => {
+    const before = (await list()).find((p) => p.name === 'auditline-worker')!;
+    await pm2('restart', String(before.pm_id));
+    await waitUntil(
+      async () => {
+        const p = (await list()).find((x) => x.pm_id === before.pm_id);
+        return p?.pm2_env.status === 'online' && p.pid !== before.pid && p.pid > 0;
+      },
+      60_000,
+      `worker ${before.pm_id} to be back online`,
+    );
+    const after = (await list()).find((p) => p.pm_id === before.pm_id)!;
+    pids.push(after.pid);
+    // Posted events keep flowing to the 4 consumers, and no fifth (a per-pid name) appears.
+    const more: string[] = [];
+    for (let i = 0; i < 8; i++) more.push(await postEvent(1000 + i));
+    posted.push(...more);
+    await waitUntil(
+      async () => {
+        const [row] = await sql<{ n: string }>(
+          `SELECT count(*) AS n FROM "${schema}".audit_logs WHERE id = ANY($1::uuid[])`,
+          [more],
+        );
+        return Number(row?.n) === more.length;
+      },
+      60_000,
+      'events posted after the restart to be stored',
+    );
+    assert.deepEqual((await consumers()).sort(), STABLE_NAMES);
+    await waitUntil(
+      async () => ((await redis.xpending(`${prefix}:events`, 'workers')) as [number])[0] === 0,
+      60_000,
+      'every entry to be acknowledged',
+    );
+  });
+
   it('`pm2 delete all` stops every process gracefully and `pm2 kill` leaves nothing running', async () => {
     const daemonPid = Number(await readFile(join(tmp, 'pm2', 'pm2.pid'), 'utf8'));
     await pm2('delete', 'all');
@@ -218,7 +272,8 @@ describe('PM2 runs the server and 4 workers', () => {
     // Each process ran its own shutdown (drain, close) on PM2's signal, within kill_timeout.
     const logs = join(tmp, 'logs');
     const workerOut = await readFile(join(logs, 'auditline-worker.out.log'), 'utf8');
-    assert.equal(workerOut.match(/auditline: worker stopped/g)?.length, 4, workerOut);
+    // 4 at the end, plus the one restarted above.
+    assert.equal(workerOut.match(/auditline: worker stopped/g)?.length, 5, workerOut);
     const serverOut = await readFile(join(logs, 'auditline-server.out.log'), 'utf8');
     assert.match(serverOut, /auditline: stopped/);
     const daemonLog = await readFile(join(tmp, 'pm2', 'pm2.log'), 'utf8');
