@@ -1,5 +1,5 @@
 /**
- * The queue port in process memory, for embedded mode (one process, no Redis). It keeps
+ * The queue port in process memory (one process, no Redis). It keeps
  * the Redis Streams adapter's semantics so that the worker cannot tell them apart: a hard
  * cap on unread + pending entries, pending entries with delivery counts and delivery
  * times, reclaim by idle time, ack that removes, and a dead-letter list.
@@ -46,9 +46,10 @@ const COMPACT_AT = 1024;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * {@link QueueAdapter} held in memory. Entries do not survive the process: embedded mode
- * accepts that, as the logger and the worker live and die together.
- * Dead letters are kept in memory too, unbounded, until removed.
+ * {@link QueueAdapter} held in memory only: entries and dead letters (unbounded, until
+ * removed) do not survive the process. Embedded mode does not use it directly: it uses
+ * `DurableMemoryQueue`, which journals each entry to disk and delegates delivery to this
+ * class. Use it where nothing needs to survive (tests, benchmarks of the worker alone).
  */
 export class MemoryQueue implements QueueAdapter {
   private readonly maxLength: number;
