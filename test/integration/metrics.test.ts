@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { AlertManager } from '../../src/alerts/index.js';
 import { loadConfig } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
+import { createAuditLogger } from '../../src/logger.js';
 import {
   type AuditMetricsResponse,
   MemoryMetricsStore,
@@ -429,5 +430,69 @@ describe('metrics: drops are a rate over the last minute', () => {
     assert.equal(prom.get('auditline_events_total{category="info",outcome="dropped"}'), 15);
     assert.equal(prom.get('auditline_events_dropped_last_minute'), 0);
     await publisher.stop();
+  });
+});
+
+describe('metrics: createAuditLogger in distributed mode (library producers)', () => {
+  const prefix = uniquePrefix('metrics-lib');
+  let dataDir: string;
+  const observer = new RedisMetricsStore({ url: REDIS_URL, keyPrefix: prefix });
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'auditline-metrics-lib-'));
+  });
+
+  after(async () => {
+    await observer.close();
+    await dropPrefix(prefix);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const options = (name: string, producerMetrics: boolean) => ({
+    redisUrl: REDIS_URL,
+    databaseUrl: DATABASE_URL,
+    keyPrefix: prefix,
+    dataDir: join(dataDir, name),
+    metricsIntervalMs: 100,
+    producerMetrics,
+  });
+
+  it('publishes nothing by default, yet audit.metrics() counts the logger itself', async () => {
+    const audit = createAuditLogger(options('quiet', false));
+    try {
+      await audit.logMany(Array.from({ length: 3 }, (_, i) => event(i)));
+      const body = await audit.metrics();
+      assert.equal(body.producers.length, 1);
+      assert.equal(body.producers[0]?.role, 'producer');
+      assert.deepEqual(body.producers[0]?.outcomes, { queued: 3, spilled: 0, direct: 0, dropped: 0 });
+      assert.equal(body.producers[0]?.journal?.pendingRecords, 0);
+      assert.equal(body.metrics.events.info?.queued, 3);
+      assert.equal(body.metrics.queueLength, 3);
+      assert.deepEqual(await observer.processes(), []);
+      assert.deepEqual(await observer.counters(), {});
+    } finally {
+      await audit.close();
+    }
+    assert.deepEqual(await observer.counters(), {}, 'closing publishes nothing either');
+  });
+
+  it('with producerMetrics it publishes as a producer, and its totals outlive it', async () => {
+    const audit = createAuditLogger(options('loud', true));
+    try {
+      await audit.logMany(Array.from({ length: 2 }, (_, i) => event(i)));
+      await waitUntil(
+        async () =>
+          (await observer.processes()).some((p) => p.role === 'producer' && p.events.info?.queued === 2),
+        10_000,
+        'the producer snapshot',
+      );
+      const [snapshot] = await observer.processes();
+      assert.equal(snapshot?.journal?.pendingRecords, 0);
+      assert.ok(snapshot?.name.startsWith('producer-'));
+    } finally {
+      await audit.close();
+    }
+    assert.deepEqual(await observer.processes(), [], 'a graceful close removes the snapshot');
+    assert.equal((await observer.counters())['events:info:queued'], 2);
   });
 });
