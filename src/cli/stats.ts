@@ -37,6 +37,9 @@ export function renderStats(r: AuditMetricsResponse): string {
       `avg batch ${fmt(m.avgBatchSize)} events / ${fmt(m.avgBatchTime)} ms  commit lag max ${fmt(m.maxCommitLagMs)} ms`,
     `totals      inserted ${fmt(m.insertedTotal)}  dropped ${fmt(m.droppedEvents)}  direct ${fmt(m.directEvents)}  ` +
       `spilled ${fmt(m.spilledEvents)}  dead letters ${fmt(m.deadLetters)}  retries ${fmt(m.retriesTotal)}`,
+    `journal     backlog ${fmt(m.journalBacklog)} events  ${fmt(m.journalBytes)} bytes  oldest ` +
+      `${m.oldestJournalRecordAgeMs === null ? '-' : `${fmt(m.oldestJournalRecordAgeMs)} ms`}  ` +
+      `replayed ${fmt(m.replayedTotal)}  dropped/min ${fmt(m.droppedLastMinute)}`,
     '',
     `workers     ${m.liveWorkers} live`,
     ...r.workers.map(
