@@ -99,10 +99,12 @@ async function writeFlush(
   await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [chainLockKey(schema)]);
   // A separate statement after the lock: its snapshot includes the block the previous
   // holder committed (READ COMMITTED takes a new snapshot per statement).
-  const tail = await tx.query<{ seq: string; hash: string }>(
-    `SELECT seq::text AS seq, encode(hash, 'hex') AS hash FROM "${schema}".audit_blocks ORDER BY seq DESC LIMIT 1`,
+  // Aliases differ from the column names: ORDER BY would otherwise sort the text alias
+  // ('9' > '10'), and the next block would reuse a seq (caught by the 4-appender test).
+  const tail = await tx.query<{ s: string; h: string }>(
+    `SELECT seq::text AS s, encode(hash, 'hex') AS h FROM "${schema}".audit_blocks ORDER BY seq DESC LIMIT 1`,
   );
-  const prev = tail[0] ? { seq: Number(tail[0].seq), hash: tail[0].hash } : null;
+  const prev = tail[0] ? { seq: Number(tail[0].s), hash: tail[0].h } : null;
   const block = buildBlock(
     prev,
     fresh.map((e) => e.hash),
