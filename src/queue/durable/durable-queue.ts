@@ -13,9 +13,10 @@
  *
  * Delivery is at-least-once: an entry is replayed after a restart unless its record was
  * acknowledged in the journal, which happens once it and every entry before it were
- * acknowledged or dead-lettered (see {@link AckWatermark}). Replayed entries are delivered
- * with `deliveries` counted from 1 again; the store's idempotent insert absorbs the rows
- * committed before the crash but not yet checkpointed.
+ * acknowledged or dead-lettered (see {@link AckWatermark}; under load the watermark moves in
+ * steps of a few hundred entries, so a crash can redeliver up to that many committed ones).
+ * Replayed entries are delivered with `deliveries` counted from 1 again; the store's
+ * idempotent insert absorbs the rows committed before the crash but not yet checkpointed.
  *
  * One process at a time: the journal's lock file (`<dir>/journal.lock`) refuses a second
  * live process with `AUDIT_ERR_JOURNAL_LOCKED`. Embedded mode opens this queue before
@@ -229,9 +230,7 @@ export class DurableMemoryQueue implements QueueAdapter {
     if (!s) return;
     await s.memory.close();
     // One last pass, so a clean shutdown leaves only unsettled entries to replay.
-    await s.watermark.idle();
-    s.watermark.kick();
-    await s.watermark.idle();
+    await s.watermark.flush();
     await s.dead.close();
     await s.journal.close();
   }

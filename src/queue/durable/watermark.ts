@@ -37,6 +37,11 @@ export function encodeEntry(entryId: string, payload: string): string {
 // Upper bound on the payload bytes one watermark step reads back; a step reads only records
 // already settled, so this bounds memory, not progress.
 const STEP_MAX_BYTES = 64 * 1024 * 1024;
+// A step re-reads its records, and the journal's reader re-reads the active segment's tail
+// after every append; so under load the watermark waits for this many settled entries (or for
+// all of them: an idle queue is checkpointed at once). The cost: up to this many entries,
+// already committed, are delivered again after a crash (the store ignores the duplicates).
+const MIN_STEP = 512;
 // The unacknowledged-order array is compacted once this many acknowledged ids lead it.
 const COMPACT_AT = 4096;
 
@@ -56,6 +61,8 @@ export class AckWatermark {
   private again = false;
   /** Set when the journal was found out of step with `order`; advancing stops (see step()). */
   private stalled = false;
+  /** Step on any settled prefix, however short (close()). */
+  private force = false;
 
   constructor(
     private readonly journal: Journal,
@@ -135,6 +142,14 @@ export class AckWatermark {
     while (this.running) await this.running;
   }
 
+  /** Acknowledges every settled prefix now, however short (a clean shutdown). */
+  async flush(): Promise<void> {
+    await this.idle();
+    this.force = true;
+    this.kick();
+    await this.idle();
+  }
+
   private async loop(): Promise<void> {
     do {
       this.again = false;
@@ -158,6 +173,7 @@ export class AckWatermark {
     let n = 0;
     while (this.head + n < this.order.length && this.settled.has(this.order[this.head + n]!)) n++;
     if (n === 0) return false;
+    if (n < MIN_STEP && !this.force && this.head + n < this.order.length) return false;
     // The journal holds the records of `order` in the same order, possibly with orphans
     // between them; its first n records are therefore settled entries or orphans.
     const batch = await this.journal.read(n, STEP_MAX_BYTES);
