@@ -18,7 +18,7 @@ import { type EndToEndResult, runEndToEnd } from './parts/end-to-end.js';
 import { type HttpResult, runHttp } from './parts/http.js';
 import { type LimitResult, runLimit } from './parts/limit.js';
 import { runSeed, type SeedResult } from './parts/seed.js';
-import { assertBuilt, REPO_ROOT } from './processes.js';
+import { REPO_ROOT, resetBuild, snapshotBuild } from './processes.js';
 import { formatProfile } from './profile.js';
 import { markdown } from './report.js';
 import { eventSizes } from './sealed-events.js';
@@ -84,24 +84,60 @@ export async function runBench(
 ): Promise<BenchReport> {
   const opts = resolveOptions(partial);
   const scale = scaleSettings(opts.scale);
-  if (opts.only.some((p) => p === 'e2e' || p === 'seed' || p === 'http')) assertBuilt();
   const cleanup = new Cleanup(opts.redisUrl, opts.databaseUrl);
   const redis = new Redis(opts.redisUrl, { maxRetriesPerRequest: 1 });
   const db = new pg.Client({ connectionString: opts.databaseUrl });
   const killNow = () => cleanup.killAllNow();
   const onSignal = (signal: NodeJS.Signals) => {
     opts.log(`${signal}: stopping children, dropping schemas and keys`);
-    cleanup.runAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    cleanup.runAll(true).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.once('exit', killNow);
   try {
+    const build = await snapshotBuild(cleanup, opts.runId);
+    opts.log(`running the build copied to ${build}`);
     await db.connect();
     const machine = await machineInfo(redis, db);
     const startedAt = new Date().toISOString();
     const runs: RunResult[] = [];
     const errors: Record<string, string> = {};
+    const sizes = eventSizes();
+    /** Builds the report from the runs so far and writes it (after every run, so an interrupted --runs 3 keeps what it measured). */
+    const save = async (): Promise<BenchReport> => {
+      const report: BenchReport = {
+        runId: opts.runId,
+        command,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        machine,
+        options: {
+          durationS: opts.durationS,
+          only: opts.only,
+          workers: opts.workers,
+          scale: opts.scale,
+          runs: opts.runs,
+        },
+        eventSizes: sizes,
+        runs,
+        median: medianOf(runs),
+        errors,
+        notes: NOTES,
+        files: {},
+        markdown: '',
+      };
+      report.markdown = markdown(report);
+      if (opts.outDir) {
+        await mkdir(opts.outDir, { recursive: true });
+        const json = join(opts.outDir, `${startedAt.slice(0, 10)}-${machine.hostname}.json`);
+        const md = join(opts.outDir, 'latest.md');
+        report.files = { json, markdown: md };
+        await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
+        await writeFile(md, report.markdown);
+      }
+      return report;
+    };
     for (let run = 0; run < opts.runs; run++) {
       const ctx: PartContext = { opts, scale, cleanup, redis, db, run, log: opts.log };
       const result: RunResult = {};
@@ -145,41 +181,13 @@ export async function runBench(
       if (result.drain && result.limit)
         result.drain.ratioToLimit = result.drain.eventsPerS / result.limit.rowsPerS;
       runs.push(result);
+      if (run < opts.runs - 1) await save();
     }
-    const report: BenchReport = {
-      runId: opts.runId,
-      command,
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      machine,
-      options: {
-        durationS: opts.durationS,
-        only: opts.only,
-        workers: opts.workers,
-        scale: opts.scale,
-        runs: opts.runs,
-      },
-      eventSizes: eventSizes(),
-      runs,
-      median: medianOf(runs),
-      errors,
-      notes: NOTES,
-      files: {},
-      markdown: '',
-    };
-    report.markdown = markdown(report);
-    if (opts.outDir) {
-      await mkdir(opts.outDir, { recursive: true });
-      const json = join(opts.outDir, `${startedAt.slice(0, 10)}-${machine.hostname}.json`);
-      const md = join(opts.outDir, 'latest.md');
-      report.files = { json, markdown: md };
-      await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
-      await writeFile(md, report.markdown);
-    }
-    return report;
+    return await save();
   } finally {
-    const problems = await cleanup.runAll();
+    const problems = await cleanup.runAll(true);
     for (const p of problems) opts.log(`cleanup: ${p}`);
+    resetBuild();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('exit', killNow);

@@ -15,6 +15,8 @@ export class Cleanup {
   private readonly schemas = new Set<string>();
   private readonly prefixes = new Set<string>();
   private readonly dirs = new Set<string>();
+  /** Directories that live as long as the whole run (the build copy), removed by `runAll(true)`. */
+  private readonly runDirs = new Set<string>();
 
   constructor(
     private readonly redisUrl: string,
@@ -37,8 +39,8 @@ export class Cleanup {
     return name;
   }
 
-  dir(path: string): string {
-    this.dirs.add(path);
+  dir(path: string, scope: 'part' | 'run' = 'part'): string {
+    (scope === 'run' ? this.runDirs : this.dirs).add(path);
     return path;
   }
 
@@ -86,7 +88,8 @@ export class Cleanup {
     }
   }
 
-  async runAll(): Promise<string[]> {
+  /** Removes what the current part left; with `final`, also what the whole run shares. */
+  async runAll(final = false): Promise<string[]> {
     const problems: string[] = [];
     await Promise.all([...this.children].map((c) => Cleanup.stop(c, 5_000).catch(() => {})));
     for (const s of [...this.schemas]) {
@@ -95,9 +98,11 @@ export class Cleanup {
     for (const p of [...this.prefixes]) {
       await this.dropPrefix(p).catch((err) => problems.push(`keys ${p}*: ${String(err)}`));
     }
-    for (const d of [...this.dirs]) {
+    const dirs = final ? [...this.dirs, ...this.runDirs] : [...this.dirs];
+    for (const d of dirs) {
       await rm(d, { recursive: true, force: true }).catch((err) => problems.push(`dir ${d}: ${String(err)}`));
       this.dirs.delete(d);
+      this.runDirs.delete(d);
     }
     return problems;
   }

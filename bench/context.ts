@@ -4,12 +4,12 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import { PostgresStore } from '../src/store/postgres/store.js';
 import type { Cleanup } from './cleanup.js';
 import type { BenchOptions, ScaleSettings } from './options.js';
-import { type CliProcess, startCli } from './processes.js';
+import { type CliProcess, distDir, startCli } from './processes.js';
 
 export interface PartContext {
   opts: BenchOptions;
@@ -44,8 +44,14 @@ export function names(ctx: PartContext, part: string): PartNames {
   return { schema, prefix, streamKey: `${prefix}:events`, journalDir };
 }
 
-/** Creates the schema with the real migrations (tables, partitions, indexes). */
+/**
+ * Creates the schema with the real migrations (tables, partitions, indexes) of the build
+ * the workers run, so that table and code always match.
+ */
 export async function migrateSchema(ctx: PartContext, schema: string): Promise<void> {
+  const { PostgresStore } = (await import(
+    pathToFileURL(`${distDir()}/store/index.js`).href
+  )) as typeof import('../src/store/index.js');
   const store = new PostgresStore({ connectionString: ctx.opts.databaseUrl, schema, poolSize: 1 });
   try {
     await store.migrate();

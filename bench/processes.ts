@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { cp, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Cleanup } from './cleanup.js';
@@ -12,12 +13,48 @@ import type { ChildReply, ChildRequest } from './protocol.js';
 import { peakRssMiB } from './system.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..');
-export const CLI = resolve(REPO_ROOT, 'dist/cli/main.js');
 const START_TIMEOUT_MS = 30_000;
 const OUTPUT_KEPT = 16_384;
+/** Tells load-generator children which build to load (see children/library.ts). */
+export const BUILD_ENV = 'BENCH_BUILD_DIR';
+
+/** The build every process of this run executes: `<root>/dist`, `<root>/package.json`. */
+let buildRoot = REPO_ROOT;
+
+/** The CLI of the build in use. */
+export function cliPath(): string {
+  return resolve(buildRoot, 'dist/cli/main.js');
+}
+
+/** The build's `dist/` directory. */
+export function distDir(): string {
+  return resolve(buildRoot, 'dist');
+}
 
 export function assertBuilt(): void {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm run bench does)`);
+  const cli = resolve(REPO_ROOT, 'dist/cli/main.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" first (npm run bench does)`);
+}
+
+/**
+ * Copies dist/ (and package.json, which marks it ESM and names the version) to a private
+ * directory inside the repository (so node_modules still resolves) and runs everything
+ * from there. A shared checkout's dist/ is rebuilt by anyone running `npm test`; without
+ * the copy, a worker started in minute 5 could run other code than one started in minute 1.
+ */
+export async function snapshotBuild(cleanup: Cleanup, runId: string): Promise<string> {
+  assertBuilt();
+  const root = cleanup.dir(resolve(REPO_ROOT, '.tmp', `bench-build-${runId}`), 'run');
+  await mkdir(root, { recursive: true });
+  await cp(resolve(REPO_ROOT, 'dist'), resolve(root, 'dist'), { recursive: true });
+  await cp(resolve(REPO_ROOT, 'package.json'), resolve(root, 'package.json'));
+  buildRoot = root;
+  return root;
+}
+
+/** Back to the checkout's own dist/ (after a run). */
+export function resetBuild(): void {
+  buildRoot = REPO_ROOT;
 }
 
 /** A running `auditline` command. */
@@ -48,7 +85,7 @@ export async function startCli(
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
   }
   const child = cleanup.child(
-    spawn(process.execPath, [...nodeArgs, CLI, ...args], {
+    spawn(process.execPath, [...nodeArgs, cliPath(), ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -108,6 +145,7 @@ export function forkChild(cleanup: Cleanup, name: string, cpuProfileDir?: string
   const child = cleanup.child(
     fork(resolve(REPO_ROOT, 'bench/children', `${name}.ts`), [], {
       cwd: REPO_ROOT,
+      env: { ...process.env, [BUILD_ENV]: buildRoot },
       execArgv,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     }),

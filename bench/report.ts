@@ -170,6 +170,12 @@ export function markdown(report: BenchReport): string {
       .map(([k, v]) => `${k} ${fmt(v, 2)}`)
       .join(', ');
     lines.push('', `End-to-end CPU in cores during the steady window: ${cpu}.`);
+    if (m.limit?.cpuCores) {
+      const l = Object.entries(m.limit.cpuCores)
+        .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+        .join(', ');
+      lines.push(`Limit (COPY) CPU in cores: ${l}.`);
+    }
     if (m.drain) {
       const d = Object.entries(m.drain.cpuCores)
         .map(([k, v]) => `${k} ${fmt(v, 2)}`)

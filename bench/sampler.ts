@@ -91,13 +91,28 @@ export class StreamSampler {
   }
 }
 
+/** No acknowledgement for this long while entries wait means the workers are stuck (e.g. every append fails). */
+const STALL_MS = 30_000;
+
 /** Waits until the stream is empty (everything committed and acknowledged). */
 export async function waitForDrain(redis: Redis, key: string, timeoutMs: number): Promise<number> {
   const t0 = performance.now();
+  let last = -1;
+  let lastProgressAt = t0;
   for (;;) {
     const s = await streamSample(redis, key, 0);
     if (s.length === 0) return performance.now() - t0;
-    if (performance.now() - t0 > timeoutMs) {
+    const now = performance.now();
+    if (s.committed !== last) {
+      last = s.committed;
+      lastProgressAt = now;
+    }
+    if (now - lastProgressAt > STALL_MS) {
+      throw new Error(
+        `no event of ${key} committed for ${STALL_MS} ms (${s.length} waiting): are the workers failing?`,
+      );
+    }
+    if (now - t0 > timeoutMs) {
       throw new Error(`the stream ${key} still holds ${s.length} entries after ${timeoutMs} ms`);
     }
     await new Promise((r) => setTimeout(r, 100));

@@ -30,7 +30,7 @@ export async function machineInfo(redis: Redis, db: pg.Client): Promise<MachineI
     (await db.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? 'unknown';
   let gitCommit: string | null = null;
   try {
-    gitCommit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+    gitCommit = execFileSync('git', ['describe', '--always', '--dirty'], {
       encoding: 'utf8',
       stdio: 'pipe',
     }).trim();

@@ -11,6 +11,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { AuditEvent } from '../../src/core/event.js';
 import { countRows, migrateSchema, names, type PartContext } from '../context.js';
 import { makeSealedEvents } from '../sealed-events.js';
+import { CpuMeter, pidsByName } from '../system.js';
 
 export interface LimitResult {
   rows: number;
@@ -18,6 +19,8 @@ export interface LimitResult {
   rowsPerS: number;
   connections: number;
   rowsPerCopy: number;
+  /** Cores used while copying, per process group (postgres = every backend, others' included). */
+  cpuCores: Record<string, number>;
 }
 
 const CONNECTIONS = 2;
@@ -91,6 +94,8 @@ export async function runLimit(ctx: PartContext): Promise<LimitResult> {
     const sql = `COPY "${schema}".audit_logs (${COLUMNS.join(', ')}) FROM STDIN`;
     ctx.log(`limit: COPY ${limitRows} rows from ${CONNECTIONS} connections`);
     let next = 0;
+    const cpu = new CpuMeter(() => ({ postgres: pidsByName('postgres'), bench: [process.pid] }));
+    cpu.begin();
     const t0 = performance.now();
     await Promise.all(
       clients.map(async (c) => {
@@ -102,9 +107,17 @@ export async function runLimit(ctx: PartContext): Promise<LimitResult> {
       }),
     );
     const seconds = (performance.now() - t0) / 1000;
+    const cpuCores = cpu.end();
     const rows = await countRows(ctx, schema);
     if (rows !== limitRows) throw new Error(`limit: expected ${limitRows} rows, found ${rows}`);
-    return { rows, seconds, rowsPerS: rows / seconds, connections: CONNECTIONS, rowsPerCopy: limitBatchRows };
+    return {
+      rows,
+      seconds,
+      rowsPerS: rows / seconds,
+      connections: CONNECTIONS,
+      rowsPerCopy: limitBatchRows,
+      cpuCores,
+    };
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
     await ctx.cleanup.dropSchema(schema);
