@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   worker?: boolean;
   /** Run migrations on start. Default: `config.autoMigrate`. */
   migrate?: boolean;
+  /** Open the producer's spill journal (and replay what it holds). Default true; `auditline worker` passes false. */
+  spill?: boolean;
   /** Worker hooks (metrics). */
   onFlush?: WorkerDeps['onFlush'];
   onError?: WorkerDeps['onError'];
@@ -68,11 +70,16 @@ export async function createRuntime(
     await store.close().catch(() => {});
     throw err;
   }
-  const journal = await openSpillJournal(config).catch(async (err) => {
-    await q.close().catch(() => {});
-    await store.close().catch(() => {});
-    throw err;
-  });
+  // A worker-only process never logs, so it needs no spill journal (and must not hold a slot
+  // that a restarted producer should find its leftovers in).
+  const spill = options.spill ?? true;
+  const journal = !spill
+    ? null
+    : await openSpillJournal(config).catch(async (err) => {
+        await q.close().catch(() => {});
+        await store.close().catch(() => {});
+        throw err;
+      });
   const logger = new Producer({
     config,
     queue: q,

@@ -58,7 +58,7 @@ Examples:
         );
       }
       // Publishes this worker's metrics (heartbeat) and runs alerting when a sink is configured.
-      const runtime = await createRuntime(config, { metrics: { role: 'worker' } });
+      const runtime = await createRuntime(config, { metrics: { role: 'worker' }, spill: false });
       try {
         const { recorder } = runtime.metrics;
         const worker = new Worker({

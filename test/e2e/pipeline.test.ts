@@ -3,6 +3,9 @@
  * processes → PostgreSQL. Real processes, real signals.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { verifyEventHash } from '../../src/core/canonical.js';
@@ -23,16 +26,22 @@ import { type Spawned, spawnCli, waitUntil } from '../helpers/processes.js';
 interface Ctx {
   schema: string;
   prefix: string;
+  dataDir: string;
   env: Record<string, string>;
 }
 
 function context(label: string): Ctx {
   const schema = uniqueSchema(label);
   const prefix = uniquePrefix(label);
+  // Never the default ./auditline-data: a spill journal left there would be replayed by
+  // whatever process opens it next.
+  const dataDir = mkdtempSync(join(tmpdir(), `auditline-${label}-`));
   return {
     schema,
     prefix,
+    dataDir,
     env: {
+      AUDITLINE_DATA_DIR: dataDir,
       REDIS_URL,
       DATABASE_URL,
       AUDITLINE_SCHEMA: schema,
@@ -51,6 +60,7 @@ async function produce(ctx: Ctx, producers: number, perProducer: number): Promis
         databaseUrl: DATABASE_URL,
         schema: ctx.schema,
         keyPrefix: ctx.prefix,
+        dataDir: ctx.dataDir,
         queueMaxLength: 1_000_000,
       });
       for (let off = 0; off < perProducer; off += 500) {
@@ -149,6 +159,7 @@ describe('distributed pipeline', () => {
     for (const c of contexts) {
       await dropSchema(c.schema);
       await dropPrefix(c.prefix);
+      rmSync(c.dataDir, { recursive: true, force: true });
     }
   });
 
