@@ -52,8 +52,9 @@ export interface WorkerDeps {
     maxDeliveries?: number;
     maxConcurrentFlushes?: number;
     /**
-     * Drain the queue completely before stop() resolves. Set for the in-process queue of
-     * embedded mode, which does not outlive the process; a Redis stream does.
+     * Drain the queue completely before stop() resolves. Set in embedded mode: its queue is
+     * journal-backed and would be replayed on the next start anyway, but an embedded process
+     * that stops should leave everything it accepted in the table, not on disk.
      */
     drainOnStop?: boolean;
   };
