@@ -11,10 +11,10 @@ export function checkpointCommand(): Command {
   const cmd = new Command('checkpoint')
     .summary('print the signed head of the chain as JSON')
     .description(
-      'Print the latest block (seq, hash, merkle_root, signature, ...) as an\n' +
-        'auditline.checkpoint.v1 JSON document. Store it OUTSIDE the database (object lock,\n' +
-        "a SIEM, a customer's copy): `auditline verify --checkpoint file` then proves the log\n" +
-        'still extends it, which catches a tail rewritten consistently by someone with\n' +
+      'Print the latest block (seq, hash, merkle_root, signature, ...) as an ' +
+        'auditline.checkpoint.v1 JSON document. Store it OUTSIDE the database (object lock, ' +
+        "a SIEM, a customer's copy): `auditline verify --checkpoint file` then proves the log " +
+        'still extends it, which catches a tail rewritten consistently by someone with ' +
         'database access (and, without signatures, by anyone).',
     );
   addConnectionOptions(cmd);

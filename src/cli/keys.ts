@@ -15,11 +15,11 @@ export function keysCommand(): Command {
   const generate = new Command('generate')
     .summary('generate an Ed25519 key pair and print its key id')
     .description(
-      `Write a new Ed25519 key pair: ${PRIVATE_KEY_FILE} (PKCS#8, mode 0600: keep it secret,\n` +
+      `Write a new Ed25519 key pair: ${PRIVATE_KEY_FILE} (PKCS#8, mode 0600: keep it secret, ` +
         'whoever holds it can re-sign a rewritten chain) and ' +
-        `${PUBLIC_KEY_FILE} (SPKI: publish it).\n` +
+        `${PUBLIC_KEY_FILE} (SPKI: publish it). ` +
         'Never overwrites an existing file. Needs no database.\n\n' +
-        'Point AUDITLINE_SIGNING_KEY_FILE at the private key in serve and worker to sign every\n' +
+        'Point AUDITLINE_SIGNING_KEY_FILE at the private key in serve and worker to sign every ' +
         'block; keep old public keys to verify blocks signed before a rotation.',
     )
     .option('--out <dir>', 'directory to write the two files to', '.')

@@ -16,10 +16,10 @@ export function retentionCommand(): Command {
   const cmd = new Command('retention')
     .summary('drop monthly partitions older than a cutoff (the only way data leaves)')
     .description(
-      'Drop every monthly partition of audit_logs that ends before now minus --older-than,\n' +
-        'optionally exporting each to <export-dir>/<partition>.ndjson.gz first. Block rows are\n' +
-        'kept, so the chain still verifies, and each purge is recorded in audit_retention:\n' +
-        '`auditline verify` reports the purged range instead of a break. Without --yes it only\n' +
+      'Drop every monthly partition of audit_logs that ends before now minus --older-than, ' +
+        'optionally exporting each to <export-dir>/<partition>.ndjson.gz first. Block rows are ' +
+        'kept, so the chain still verifies, and each purge is recorded in audit_retention: ' +
+        '`auditline verify` reports the purged range instead of a break. Without --yes it only ' +
         'lists what would be dropped.',
     )
     .requiredOption('--older-than <duration>', 'age cutoff, e.g. 90d, 12h, 8w')

@@ -83,12 +83,12 @@ export function verifyCommand(): Command {
   const cmd = new Command('verify')
     .summary('recompute every hash, Merkle root and the chain; report the first break')
     .description(
-      'Check the whole audit log: every event hash from its fields, every block Merkle root\n' +
-        'from its rows in leaf order, the hash chain, and with --public-key every signature.\n' +
-        'Reports the first break (altered event, missing leaf, altered or removed block,\n' +
-        'fork) and the others found. Ranges dropped by `auditline retention` are reported,\n' +
+      'Check the whole audit log: every event hash from its fields, every block Merkle root ' +
+        'from its rows in leaf order, the hash chain, and with --public-key every signature. ' +
+        'Reports the first break (altered event, missing leaf, altered or removed block, ' +
+        'fork) and the others found. Ranges dropped by `auditline retention` are reported, ' +
         'not treated as breaks. Reads in chunks; a progress bar is drawn on a terminal.\n\n' +
-        '--completeness also reports per producer the sequence gaps no audit.gap record\n' +
+        '--completeness also reports per producer the sequence gaps no audit.gap record ' +
         'explains. Events still in the queue or journal look like a gap until stored.\n\n' +
         'Exit code 0 only when everything verifies, 1 otherwise.',
     )
@@ -165,8 +165,8 @@ export function verifyProofCommand(): Command {
   return new Command('verify-proof')
     .summary('check an event inclusion proof offline (no database)')
     .description(
-      'Check a proof document from GET /v1/events/:id/proof: the event hash from its fields,\n' +
-        "the RFC 6962 audit path to the block's Merkle root, the block hash, and the block\n" +
+      'Check a proof document from GET /v1/events/:id/proof: the event hash from its fields, ' +
+        "the RFC 6962 audit path to the block's Merkle root, the block hash, and the block " +
         'signature under the given public key(s). Exit code 0 only when it verifies.',
     )
     .argument('<proof>', 'the proof JSON file')
