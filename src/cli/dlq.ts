@@ -10,7 +10,7 @@
 import { Command } from 'commander';
 import { type AuditlineConfig, loadConfig } from '../config.js';
 import { sealEvent } from '../core/canonical.js';
-import { ConfigError, EventValidationError } from '../core/errors.js';
+import { AuditError, ConfigError, ErrorCodes, EventValidationError } from '../core/errors.js';
 import { type AuditEvent, INPUT_FIELDS } from '../core/event.js';
 import type { ValidationOptions } from '../core/validate.js';
 import { validateEvent } from '../core/validate.js';
@@ -187,24 +187,29 @@ export function renderList(letters: readonly DeadLetter[]): string {
   return `${[head.join('  '), ...lines].join('\n')}\n`;
 }
 
-function distributedConfig(flags: DlqFlags): Readonly<AuditlineConfig> {
-  const config = loadConfig(connectionOverrides(flags));
-  if (config.mode === 'embedded') {
-    throw new ConfigError(
-      'dlq needs REDIS_URL and DATABASE_URL: in embedded mode dead letters live in the memory of the ' +
-        '`auditline serve` process (not on disk), are lost when it exits, and cannot be reached from here',
-    );
-  }
-  return config;
-}
-
 async function withQueue<T>(
   flags: DlqFlags,
   fn: (q: QueueAdapter, c: Readonly<AuditlineConfig>) => Promise<T>,
-) {
-  const config = distributedConfig(flags);
+): Promise<T> {
+  const config = loadConfig(connectionOverrides(flags));
   const queue = createQueue(config);
   try {
+    if (config.mode === 'embedded') {
+      // The embedded queue (and its dead-letter file) belongs to one process at a time.
+      try {
+        await queue.init();
+      } catch (err) {
+        if (err instanceof AuditError && err.code === ErrorCodes.JOURNAL_LOCKED) {
+          throw new AuditError(
+            ErrorCodes.JOURNAL_LOCKED,
+            `embedded mode: the queue under ${config.dataDir}/queue is open in another process ` +
+              '(`auditline serve`?); its dead letters can be managed once it has stopped',
+            { cause: err },
+          );
+        }
+        throw err;
+      }
+    }
     return await fn(queue, config);
   } finally {
     await queue.close();
@@ -230,13 +235,15 @@ export function dlqCommand(): Command {
   const cmd = new Command('dlq')
     .summary('list, inspect, replay or purge dead letters')
     .description(
-      'Workers move an event to the dead-letter stream (<key prefix>:dead in Redis) when\n' +
-        'PostgreSQL rejects it with a data error (its batch is split until it is isolated; the\n' +
-        'rest commit) or when its entry was delivered more than AUDITLINE_MAX_DELIVERIES times\n' +
-        '(default 5). Each keeps its payload, the error, the delivery count and when it was\n' +
+      'Workers move an event to the dead-letter stream (<key prefix>:dead in Redis) when ' +
+        'PostgreSQL rejects it with a data error (its batch is split until it is isolated; the ' +
+        'rest commit) or when its entry was delivered more than AUDITLINE_MAX_DELIVERIES times ' +
+        '(default 5). Each keeps its payload, the error, the delivery count and when it was ' +
         'first dead-lettered.\n\n' +
-        'Distributed mode only: in embedded mode dead letters live in the memory of the\n' +
-        '`auditline serve` process and are lost when it exits.',
+        'Distributed mode: the dead letters are in Redis and can be managed while workers run. ' +
+        'Embedded mode: they are in <data dir>/queue/dead-letters.json, owned by the process that ' +
+        'has the data directory open; stop `auditline serve` first (a replayed event is then ' +
+        'stored when it next starts).',
     );
   const common = (c: Command) => addConnectionOptions(c.option('--json', 'print JSON instead of text'));
 
@@ -287,9 +294,9 @@ export function dlqCommand(): Command {
     new Command('replay')
       .summary('re-validate dead letters and put the valid ones back into the queue')
       .description(
-        'Each payload must parse, pass the same validation as log() (its created_at window judged\n' +
-          'as of when it was dead-lettered), and re-seal to the hash it carries. Valid ones are\n' +
-          'enqueued (within the queue cap) and then removed from the dead-letter stream; the\n' +
+        'Each payload must parse, pass the same validation as log() (its created_at window judged ' +
+          'as of when it was dead-lettered), and re-seal to the hash it carries. Valid ones are ' +
+          'enqueued (within the queue cap) and then removed from the dead-letter stream; the ' +
           'others stay, and the report says why. Exits 1 if any was not re-enqueued.',
       )
       .argument('[ids...]', 'dead-letter ids (from dlq list)')

@@ -8,7 +8,7 @@
  */
 import { Command } from 'commander';
 import { type AuditlineConfig, type ConfigOverrides, loadConfig } from '../config.js';
-import { AuditError, ConfigError, ErrorCodes } from '../core/errors.js';
+import { AuditError, ErrorCodes } from '../core/errors.js';
 import {
   type CorruptionReport,
   inspectJournal,
@@ -84,7 +84,19 @@ export async function replaySlots(
   const queue = createQueue(config);
   const out: SlotReplay[] = [];
   try {
-    await queue.init();
+    try {
+      await queue.init();
+    } catch (err) {
+      if (config.mode === 'embedded' && err instanceof AuditError && err.code === ErrorCodes.JOURNAL_LOCKED) {
+        throw new AuditError(
+          ErrorCodes.JOURNAL_LOCKED,
+          `embedded mode: the queue under ${config.dataDir}/queue is open in another process ` +
+            '(`auditline serve`?), which replays the journal slot it took when it started; run replay once it has stopped',
+          { cause: err },
+        );
+      }
+      throw err;
+    }
     for (const dir of await listJournalSlots(config.journalDir)) {
       const corrupt: CorruptionReport[] = [];
       let journal: Awaited<ReturnType<typeof openJournalSlot>>;
@@ -137,10 +149,10 @@ export function journalCommand(): Command {
   const cmd = new Command('journal')
     .summary('inspect and replay the disk spill journals')
     .description(
-      'Producers spill events to a local disk journal when Redis is unreachable, slow, or the\n' +
-        'queue is at its cap, and replay them in order once it accepts them. Each process uses\n' +
-        'its own slot-<n> directory under AUDITLINE_JOURNAL_DIR (default <data dir>/journal); a\n' +
-        'restarted process takes the lowest free slot and replays it. Slots left by processes\n' +
+      'Producers spill events to a local disk journal when Redis is unreachable, slow, or the ' +
+        'queue is at its cap, and replay them in order once it accepts them. Each process uses ' +
+        'its own slot-<n> directory under AUDITLINE_JOURNAL_DIR (default <data dir>/journal); a ' +
+        'restarted process takes the lowest free slot and replays it. Slots left by processes ' +
         'that are not restarted wait for `auditline journal replay`.',
     );
   const common = (c: Command) =>
@@ -154,9 +166,9 @@ export function journalCommand(): Command {
     new Command('status')
       .summary('show every journal slot: segments, bytes, pending records, oldest record, holder')
       .description(
-        'Read-only: takes no lock and changes nothing, so it is safe next to live producers.\n' +
-          'Corrupt regions (torn tails after a crash, checksum mismatches) are listed; replay skips\n' +
-          'them. A live process may be writing the last record of its active segment, which then\n' +
+        'Read-only: takes no lock and changes nothing, so it is safe next to live producers. ' +
+          'Corrupt regions (torn tails after a crash, checksum mismatches) are listed; replay skips ' +
+          'them. A live process may be writing the last record of its active segment, which then ' +
           'looks like a torn tail; only slots no live process holds give an exact picture.',
       ),
   );
@@ -174,15 +186,16 @@ export function journalCommand(): Command {
 
   const replay = common(
     new Command('replay')
-      .summary('replay slots no live process holds into the Redis stream')
+      .summary('replay slots no live process holds into the queue')
       .description(
-        'Opens each slot that no live process holds (taking its lock, so a producer starting\n' +
-          'meanwhile takes another slot) and moves its records into the queue, oldest first, only\n' +
-          'into the room below the queue cap. Records are acknowledged in the journal after the\n' +
-          'queue accepted them; a crash in between replays them again, which the store absorbs\n' +
+        'Opens each slot that no live process holds (taking its lock, so a producer starting ' +
+          'meanwhile takes another slot) and moves its records into the queue, oldest first, only ' +
+          'into the room below the queue cap. Records are acknowledged in the journal after the ' +
+          'queue accepted them; a crash in between replays them again, which the store absorbs ' +
           '(one row per event id). Exits 1 if anything is left.\n\n' +
-          'Distributed mode only: in embedded mode the queue lives inside `auditline serve`,\n' +
-          'which replays the journal slot it takes when it starts.',
+          'Distributed mode: into the Redis stream, while producers and workers run. Embedded ' +
+          'mode: into the queue under <data dir>/queue, which needs the data directory to ' +
+          'itself (stop `auditline serve` first; it stores them when it next starts).',
       )
       .option(
         '--timeout-ms <n>',
@@ -193,12 +206,6 @@ export function journalCommand(): Command {
   replay.action(
     action(async (flags: JournalFlags) => {
       const config = loadConfig(overrides(flags));
-      if (config.mode === 'embedded') {
-        throw new ConfigError(
-          'journal replay needs REDIS_URL and DATABASE_URL: in embedded mode the queue lives inside ' +
-            'the `auditline serve` process, which replays the journal slot it takes when it starts',
-        );
-      }
       const results = await replaySlots(config, flags.timeoutMs ?? 60_000);
       if (flags.json)
         process.stdout.write(`${JSON.stringify({ root: config.journalDir, results }, null, 2)}\n`);

@@ -41,9 +41,25 @@ function codeOf(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * True for errors raised by the batch's block row rather than by an event row: no event can
+ * cause them, so bisecting would dead-letter good events one by one. A unique violation on
+ * `audit_blocks` means a concurrent worker took the chain position we read; retrying
+ * re-reads the tail. (Found by the worker-kill fault test: every event of every conflicting
+ * batch ended in the dead-letter stream.)
+ */
+function fromBlockTable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { table, constraint } = err as { table?: unknown; constraint?: unknown };
+  return (
+    table === 'audit_blocks' || (typeof constraint === 'string' && constraint.startsWith('audit_blocks'))
+  );
+}
+
 /** Classifies an error raised while writing a batch. */
 export function classifyError(err: unknown): ErrorClass {
   const code = codeOf(err);
+  if (fromBlockTable(err)) return 'transient';
   if (code !== undefined) {
     if (TRANSIENT_NODE_CODES.has(code) || TRANSIENT_SQLSTATES.has(code)) return 'transient';
     if (/^[0-9A-Z]{5}$/.test(code)) {

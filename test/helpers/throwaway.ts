@@ -113,8 +113,13 @@ function pingRedis(port: number): Promise<boolean> {
   });
 }
 
-/** Starts `redis-server` (no persistence, foreground child) on a free port. */
-export async function startRedis(): Promise<ThrowawayServer> {
+/**
+ * Starts `redis-server` (foreground child) on a free port. No persistence by default, so a
+ * restart empties it; with `persist` it keeps an append-only file fsync'd on every write
+ * (`appendfsync always`), so entries survive stop()/kill() and restart(), as they must for a
+ * test asserting that nothing queued is lost across a Redis outage.
+ */
+export async function startRedis(opts: { persist?: boolean } = {}): Promise<ThrowawayServer> {
   const dir = await mkdtemp(join(tmpdir(), 'auditline-redis-'));
   const port = await freePort();
   const log = join(dir, 'redis.log');
@@ -133,7 +138,8 @@ export async function startRedis(): Promise<ThrowawayServer> {
         '--save',
         '',
         '--appendonly',
-        'no',
+        opts.persist ? 'yes' : 'no',
+        ...(opts.persist ? ['--appendfsync', 'always'] : []),
         '--daemonize',
         'no',
         '--dir',
