@@ -5,8 +5,9 @@
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { cp, mkdir } from 'node:fs/promises';
+import { cp, mkdir, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { Cleanup } from './cleanup.js';
 import type { ChildReply, ChildRequest } from './protocol.js';
@@ -38,14 +39,15 @@ export function assertBuilt(): void {
 
 /**
  * Copies dist/ (and package.json, which marks it ESM and names the version) to a private
- * directory inside the repository (so node_modules still resolves) and runs everything
+ * temporary directory, links the checkout's node_modules beside it, and runs everything
  * from there. A shared checkout's dist/ is rebuilt by anyone running `npm test`; without
  * the copy, a worker started in minute 5 could run other code than one started in minute 1.
  */
 export async function snapshotBuild(cleanup: Cleanup, runId: string): Promise<string> {
   assertBuilt();
-  const root = cleanup.dir(resolve(REPO_ROOT, '.tmp', `bench-build-${runId}`), 'run');
+  const root = cleanup.dir(resolve(tmpdir(), `auditline-bench-${runId}-build`), 'run');
   await mkdir(root, { recursive: true });
+  await symlink(resolve(REPO_ROOT, 'node_modules'), resolve(root, 'node_modules'), 'dir');
   await cp(resolve(REPO_ROOT, 'dist'), resolve(root, 'dist'), { recursive: true });
   await cp(resolve(REPO_ROOT, 'package.json'), resolve(root, 'package.json'));
   buildRoot = root;

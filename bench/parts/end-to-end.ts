@@ -10,6 +10,7 @@
  * The rate is committed events over the steady window (after a warm-up), read from the
  * stream's acknowledgements; the final row count is checked against what was queued.
  */
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   countRows,
@@ -21,7 +22,6 @@ import {
   startWorkers,
   stopAll,
 } from '../context.js';
-import { REPO_ROOT } from '../processes.js';
 import { type ProfileSummary, summariseProfiles } from '../profile.js';
 import { StreamSampler, waitForDrain } from '../sampler.js';
 import { MiB, round } from '../stats.js';
@@ -59,7 +59,7 @@ export async function runEndToEnd(ctx: PartContext, workerCount: number): Promis
   const durationMs = opts.durationS * 1000;
   const warmupMs = Math.min(5000, Math.max(500, durationMs * 0.2));
   const profileDir = opts.profile
-    ? join(opts.outDir ?? '.tmp', 'profiles', `${opts.runId}-${ctx.run}`)
+    ? join(tmpdir(), 'auditline-bench-profiles', `${opts.runId}-${ctx.run}`)
     : undefined;
   try {
     await migrateSchema(ctx, schema);
