@@ -59,6 +59,25 @@ describe('verify pinpoints tampering (PostgreSQL)', () => {
     );
   });
 
+  it('--from/--to limit the event and Merkle checks to a time range', async () => {
+    const { store, events, t } = await setup();
+    const victim = events[25]!;
+    await tamper([
+      [`UPDATE ${t}.audit_logs SET description = 'nothing happened' WHERE id = $1`, [victim.id]],
+    ]);
+    const at = Date.parse(victim.created_at);
+    const before = await verifyIntegrity(store, { to: new Date(at).toISOString() });
+    assert.equal(before.ok, true, JSON.stringify(before.breaks));
+    const around = await verifyIntegrity(store, {
+      from: new Date(at).toISOString(),
+      to: new Date(at + 1).toISOString(),
+    });
+    assert.deepEqual(
+      [around.events.checked, around.firstBreak?.eventId],
+      [events.filter((e) => e.created_at === victim.created_at).length, victim.id],
+    );
+  });
+
   it('names the block and leaf of a deleted event', async () => {
     const { store, events, place, t } = await setup();
     const victim = events[45]!;
