@@ -9,6 +9,10 @@
  * other worker's COPY. The rows do not need their block's seq (known only under the lock):
  * they carry the block_id generated up front, which the block row repeats.
  *
+ * The first attempt skips step 1 and COPYs straight into audit_logs without conflict handling
+ * (duplicates only come from redelivery, so this is the common case and the fastest path);
+ * a duplicate aborts it with unique_violation and the flush is retried with steps 1–2.
+ *
  * If ON CONFLICT skipped a row that step 1 did not see (a concurrent flush of the same event
  * committed in between), the block would be over events this flush did not insert: the
  * transaction is rolled back and the flush retried, so a redelivered event lands in exactly
@@ -25,6 +29,17 @@ import type { PlacedEvent } from './sql.js';
 export interface AppendTx extends Pick<SqlTransaction, 'query'> {
   /** Inserts with ON CONFLICT DO NOTHING; resolves to the number of rows inserted. */
   insertRows(rows: readonly PlacedEvent[]): Promise<number>;
+  /**
+   * Optional faster insert of rows none of which may exist yet: fails with unique_violation
+   * (SQLSTATE 23505) otherwise, aborting the transaction.
+   */
+  insertRowsStrict?: (rows: readonly PlacedEvent[]) => Promise<number>;
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === UNIQUE_VIOLATION;
 }
 
 /** How a store writes blocks. */
@@ -69,11 +84,23 @@ async function writeFlush(
   schema: string,
   sorted: readonly AuditEvent[],
   options: BlockOptions,
+  optimistic: boolean,
 ): Promise<number> {
+  const strict = optimistic ? tx.insertRowsStrict : undefined;
   if (!options.blocks) {
-    return tx.insertRows(sorted.map((event) => ({ event, blockId: null, leafIndex: null })));
+    const rows = sorted.map((event) => ({ event, blockId: null, leafIndex: null }));
+    return strict
+      ? strict(uniqueByKey(sorted).map((event) => ({ event, blockId: null, leafIndex: null })))
+      : tx.insertRows(rows);
   }
   const events = uniqueByKey(sorted);
+  if (strict) {
+    // First attempt: assume nothing is stored yet (duplicates only come from redelivery) and
+    // skip the existence check; a duplicate aborts the COPY and the flush is retried below.
+    const blockId = randomUUID();
+    await strict(events.map((event, leafIndex) => ({ event, blockId, leafIndex })));
+    return appendBlock(tx, schema, events, blockId, options);
+  }
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
   for (const e of events) {
@@ -95,7 +122,17 @@ async function writeFlush(
   // Leaf order = id order, the order the rows are inserted in (known before the insert).
   const inserted = await tx.insertRows(fresh.map((event, leafIndex) => ({ event, blockId, leafIndex })));
   if (inserted !== fresh.length) throw new ConcurrentDuplicate();
+  return appendBlock(tx, schema, fresh, blockId, options);
+}
 
+/** Takes the chain lock and appends the block over `fresh` (the rows this flush inserted, in leaf order). */
+async function appendBlock(
+  tx: AppendTx,
+  schema: string,
+  fresh: readonly AuditEvent[],
+  blockId: string,
+  options: BlockOptions,
+): Promise<number> {
   await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [chainLockKey(schema)]);
   // A separate statement after the lock: its snapshot includes the block the previous
   // holder committed (READ COMMITTED takes a new snapshot per statement).
@@ -129,7 +166,7 @@ async function writeFlush(
       block.key_id,
     ],
   );
-  return inserted;
+  return fresh.length;
 }
 
 /**
@@ -144,8 +181,10 @@ export async function appendFlush(
 ): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await transaction((tx) => writeFlush(tx, schema, sorted, options));
+      return await transaction((tx) => writeFlush(tx, schema, sorted, options, attempt === 1));
     } catch (err) {
+      // A duplicate met by the optimistic first attempt is not a data error: retry idempotently.
+      if (attempt === 1 && isUniqueViolation(err)) continue;
       if (!(err instanceof ConcurrentDuplicate)) throw err;
       if (attempt >= MAX_FLUSH_ATTEMPTS) {
         throw new AuditError(

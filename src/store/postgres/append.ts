@@ -29,11 +29,47 @@ export function copyTextValue(v: string | null): string {
   );
 }
 
-/** The batch as COPY text-format lines. */
+/** The batch as COPY text-format lines (every column as text, for the staging table). */
 export function copyText(events: readonly PlacedEvent[]): string {
   let out = '';
   for (const e of events) out += `${eventToTextRow(e).map(copyTextValue).join('\t')}\n`;
   return out;
+}
+
+const HASH_COLUMN = INSERT_COLUMNS.indexOf('hash');
+
+/** The batch as COPY text-format lines for audit_logs itself (bytea hash in `\x` hex form). */
+export function copyTextForTable(events: readonly PlacedEvent[]): string {
+  let out = '';
+  for (const e of events) {
+    const row = eventToTextRow(e);
+    row[HASH_COLUMN] = `\\x${row[HASH_COLUMN]}`;
+    out += `${row.map(copyTextValue).join('\t')}\n`;
+  }
+  return out;
+}
+
+/**
+ * (c) COPY straight into audit_logs, with no conflict handling: the fastest path, and the
+ * one a flush tries first, since duplicates only come from redelivery. Any already-stored
+ * event fails the whole COPY with unique_violation (23505); the caller then rolls back and
+ * takes the idempotent path.
+ */
+export async function appendByStrictCopy(
+  client: pg.PoolClient,
+  schema: string,
+  events: readonly PlacedEvent[],
+): Promise<number> {
+  const stream = client.query(
+    copyFrom(`COPY "${schema}".audit_logs (${INSERT_COLUMNS.join(', ')}) FROM STDIN`),
+  );
+  await pipeline(
+    (async function* () {
+      yield copyTextForTable(events);
+    })(),
+    stream,
+  );
+  return events.length;
 }
 
 const STAGE = 'auditline_stage';

@@ -19,7 +19,7 @@ import pg from 'pg';
 import type { AppendTx } from '../integrity-write.js';
 import type { RunInTransaction, SqlTransaction } from '../migrate.js';
 import { SqlStore, type SqlStoreIntegrityOptions } from '../sql-store.js';
-import { type AppendMethod, appendByCopy, appendByUnnest } from './append.js';
+import { type AppendMethod, appendByCopy, appendByStrictCopy, appendByUnnest } from './append.js';
 
 export interface PostgresStoreOptions extends SqlStoreIntegrityOptions {
   /** `postgres://user:pass@host:port/db?sslmode=require`. */
@@ -103,6 +103,8 @@ export class PostgresStore extends SqlStore {
       fn({
         query: async <R>(text: string, params?: unknown[]) => (await client.query(text, params)).rows as R[],
         insertRows: (rows) => insert(client, this.schema, rows),
+        insertRowsStrict:
+          this.appendMethod === 'copy' ? (rows) => appendByStrictCopy(client, this.schema, rows) : undefined,
       }),
     );
   }
