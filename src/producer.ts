@@ -91,6 +91,12 @@ interface Pending {
   reject: (e: unknown) => void;
   /** Gap records must never be dropped themselves. */
   internal?: boolean;
+  /**
+   * Settles once every chunk handed off before this event's chunk has finished routing. A
+   * spill waits for it, so the journal holds events in log order even when an earlier chunk
+   * waited out the handoff timeout while a later one failed fast.
+   */
+  earlier?: Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -104,6 +110,8 @@ export class Producer implements AuditLogger {
   private scheduled = false;
   private closed = false;
   private inflightEvents = 0;
+  /** Settles when the most recently handed-off chunk has finished routing (see Pending.earlier). */
+  private routed: Promise<void> = Promise.resolve();
   private readonly inflight = new Set<Promise<void>>();
   private store: Promise<DirectStore> | null = null;
   private readonly gaps = new GapTracker();
@@ -237,7 +245,14 @@ export class Producer implements AuditLogger {
     while (this.pending.length > 0) {
       const chunk = this.pending.splice(0, max);
       this.inflightEvents += chunk.length;
+      const earlier = this.routed;
+      let routed!: () => void;
+      this.routed = new Promise<void>((r) => {
+        routed = r;
+      });
+      for (const item of chunk) item.earlier = earlier;
       const p = this.route(chunk).finally(() => {
+        routed();
         this.inflightEvents -= chunk.length;
         this.inflight.delete(p);
       });
@@ -337,6 +352,8 @@ export class Producer implements AuditLogger {
   /** Appends to the journal (outcome `spilled`); a full or failing journal takes the fallback. */
   private async spill(items: Pending[]): Promise<void> {
     const journal = this.opts.journal;
+    // A spill call holds part of one chunk, so all items share the same predecessor.
+    await items[0]?.earlier;
     if (journal) {
       try {
         const res = await journal.append(items.map((p) => p.payload));

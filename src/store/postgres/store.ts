@@ -69,6 +69,14 @@ export class PostgresStore extends SqlStore {
   private async withTransaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
+    // pg-pool removes its idle error listener while a client is checked out; a server that
+    // terminates the connection between two statements (57P01 on shutdown) then emits
+    // 'error' on the client with no listener, which kills the process (found by the
+    // PostgreSQL-outage fault test: the worker died). The next statement fails anyway.
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const out = await fn(client);
@@ -82,6 +90,7 @@ export class PostgresStore extends SqlStore {
       }
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
