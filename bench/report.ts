@@ -182,6 +182,12 @@ export function markdown(report: BenchReport): string {
         .join(', ');
       lines.push(`Drain CPU in cores: ${d}.`);
     }
+    if (m.e2e.highWater && m.e2e.peakBacklog < m.e2e.highWater / 2) {
+      lines.push(
+        `Note: the end-to-end backlog peaked at ${fmt(m.e2e.peakBacklog)} entries, below the producers' pause mark (${fmt(m.e2e.highWater)}): ` +
+          'producers never got ahead of the workers, so that number is bound by the CPU the producers, workers, Redis and PostgreSQL need together on this machine (see the CPU line and the drain row).',
+      );
+    }
     if (m.e2e.starvedShare > 0.05) {
       lines.push(
         `Note: the stream was nearly empty in ${Math.round(m.e2e.starvedShare * 100)} % of end-to-end samples: producers, not workers, limited that number.`,

@@ -43,6 +43,8 @@ export interface EndToEndResult {
   /** Share of steady-window samples where the stream was nearly empty (the producers, not the workers, were the limit). */
   starvedShare: number;
   peakBacklog: number;
+  /** The flow-control high-water mark: a peak backlog well below it means producers never got ahead of the workers. */
+  highWater: number;
   drainS: number;
   workerPeakRssMiB: number | null;
   producerPeakRssMiB: number;
@@ -135,6 +137,7 @@ export async function runEndToEnd(ctx: PartContext, workerCount: number): Promis
       failed: produced.outcomes.failed ?? 0,
       starvedShare: round2(windowSamples.length ? starved / windowSamples.length : 0),
       peakBacklog: sampler.peakLength(),
+      highWater: scale.highWater,
       drainS: round(drainMs / 1000, 2),
       workerPeakRssMiB: maxOrNull(workerRss),
       producerPeakRssMiB: produced.peakRssMiB,
