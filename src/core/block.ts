@@ -123,6 +123,56 @@ export function eventLeaves(eventHashes: readonly string[]): Buffer[] {
   return eventHashes.map((h, i) => hashBytes(h, `eventHashes[${i}]`));
 }
 
+/** The part of a block that depends only on its events (computed before the chain lock). */
+export type BlockBody = Pick<BlockHeader, 'merkle_root' | 'count' | 'first_created_at' | 'last_created_at'>;
+
+/**
+ * Computes a block's Merkle root, count and time span from its events' hashes (leaf order)
+ * and created_at values. Pure and independent of the chain, so a writer can do this work
+ * before it takes the lock that serializes appends.
+ */
+export function blockBody(eventHashes: readonly string[], createdAts: readonly string[]): BlockBody {
+  if (eventHashes.length === 0) throw new RangeError('a block needs at least one event');
+  if (eventHashes.length !== createdAts.length) {
+    throw new RangeError(`${eventHashes.length} event hashes but ${createdAts.length} timestamps`);
+  }
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  createdAts.forEach((t, i) => {
+    const ms = timestampMs(t, `createdAts[${i}]`);
+    if (ms < first) first = ms;
+    if (ms > last) last = ms;
+  });
+  return {
+    merkle_root: merkleRoot(eventLeaves(eventHashes)).toString('hex'),
+    count: eventHashes.length,
+    // Min and max rather than first and last in leaf order: events from several producers
+    // arrive interleaved, and `verify --from/--to` needs the block's true time span.
+    first_created_at: new Date(first).toISOString(),
+    last_created_at: new Date(last).toISOString(),
+  };
+}
+
+/** Links a block body to the chain after `prev` (null: genesis), hashes and optionally signs it. */
+export function sealBlock(
+  prev: Pick<BlockRecord, 'seq' | 'hash'> | null,
+  body: BlockBody,
+  signer?: BlockSigner,
+): BlockRecord {
+  const header: BlockHeader = {
+    seq: prev ? prev.seq + 1 : GENESIS_SEQ,
+    prev_hash: prev ? prev.hash : GENESIS_PREV_HASH,
+    ...body,
+  };
+  const hash = computeBlockHash(header);
+  return {
+    ...header,
+    hash,
+    signature: signer ? signer.sign(Buffer.from(hash, 'hex')) : null,
+    key_id: signer ? signer.keyId : null,
+  };
+}
+
 /**
  * Builds the block for one flush: `eventHashes` are the hex hashes of the events that flush
  * actually inserted, in leaf order (the order the integrator records as each row's leaf
@@ -138,34 +188,7 @@ export function buildBlock(
   createdAts: readonly string[],
   signer?: BlockSigner,
 ): BlockRecord {
-  if (eventHashes.length === 0) throw new RangeError('a block needs at least one event');
-  if (eventHashes.length !== createdAts.length) {
-    throw new RangeError(`${eventHashes.length} event hashes but ${createdAts.length} timestamps`);
-  }
-  let first = Number.POSITIVE_INFINITY;
-  let last = Number.NEGATIVE_INFINITY;
-  createdAts.forEach((t, i) => {
-    const ms = timestampMs(t, `createdAts[${i}]`);
-    if (ms < first) first = ms;
-    if (ms > last) last = ms;
-  });
-  const header: BlockHeader = {
-    seq: prev ? prev.seq + 1 : GENESIS_SEQ,
-    prev_hash: prev ? prev.hash : GENESIS_PREV_HASH,
-    merkle_root: merkleRoot(eventLeaves(eventHashes)).toString('hex'),
-    count: eventHashes.length,
-    // Min and max rather than first and last in leaf order: events from several producers
-    // arrive interleaved, and `verify --from/--to` needs the block's true time span.
-    first_created_at: new Date(first).toISOString(),
-    last_created_at: new Date(last).toISOString(),
-  };
-  const hash = computeBlockHash(header);
-  return {
-    ...header,
-    hash,
-    signature: signer ? signer.sign(Buffer.from(hash, 'hex')) : null,
-    key_id: signer ? signer.keyId : null,
-  };
+  return sealBlock(prev, blockBody(eventHashes, createdAts), signer);
 }
 
 /** Why a chain does not verify; `seq` is the first block affected. */

@@ -19,7 +19,7 @@
  * one block.
  */
 import { randomUUID } from 'node:crypto';
-import { type BlockSigner, buildBlock } from '../core/block.js';
+import { type BlockSigner, blockBody, sealBlock } from '../core/block.js';
 import { AuditError, ErrorCodes } from '../core/errors.js';
 import type { AuditEvent } from '../core/event.js';
 import type { SqlTransaction } from './migrate.js';
@@ -133,6 +133,11 @@ async function appendBlock(
   blockId: string,
   options: BlockOptions,
 ): Promise<number> {
+  // The Merkle root (2N hashes) is computed before the lock: only linking to the tail is serialized.
+  const body = blockBody(
+    fresh.map((e) => e.hash),
+    fresh.map((e) => e.created_at),
+  );
   await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [chainLockKey(schema)]);
   // A separate statement after the lock: its snapshot includes the block the previous
   // holder committed (READ COMMITTED takes a new snapshot per statement).
@@ -142,12 +147,7 @@ async function appendBlock(
     `SELECT seq::text AS s, encode(hash, 'hex') AS h FROM "${schema}".audit_blocks ORDER BY seq DESC LIMIT 1`,
   );
   const prev = tail[0] ? { seq: Number(tail[0].s), hash: tail[0].h } : null;
-  const block = buildBlock(
-    prev,
-    fresh.map((e) => e.hash),
-    fresh.map((e) => e.created_at),
-    options.signer ?? undefined,
-  );
+  const block = sealBlock(prev, body, options.signer ?? undefined);
   await tx.query(
     `INSERT INTO "${schema}".audit_blocks
        (seq, block_id, prev_hash, merkle_root, count, first_created_at, last_created_at, hash, signature, key_id)

@@ -66,6 +66,9 @@ export interface WorkerDeps {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** How long a partial batch waits for more entries before it is flushed. */
+const LINGER_MS = 20;
+
 export class Worker {
   private readonly sizer: BatchSizer;
   private readonly consumer: string;
@@ -151,7 +154,7 @@ export class Worker {
     }
   }
 
-  /** Reads until the batch is full or its first entry has waited batchMaxWaitMs. */
+  /** Reads until the batch is full, the queue runs dry, or its first entry has waited batchMaxWaitMs. */
   private async collect(): Promise<QueueEntry[]> {
     const limit = this.sizer.current();
     this.stats.batchSize = limit;
@@ -159,11 +162,17 @@ export class Worker {
     const blockMs = Math.min(batchMaxWaitMs, 1000);
     const batch = await this.deps.queue.read(this.consumer, limit, blockMs);
     if (batch.length === 0 || batch.length >= limit) return batch;
+    // Keep reading while entries keep coming; flush as soon as the queue has nothing more
+    // for LINGER_MS (or the batch is full, or the first entry has waited batchMaxWaitMs).
+    // Waiting out the full batchMaxWaitMs for a batch that will not fill only keeps entries
+    // pending, and pending entries count against the queue's cap (measured: at 2.5k/s per
+    // worker, 1 s waits kept the stream at its cap and producers spilled).
     const deadline = Date.now() + batchMaxWaitMs;
     while (batch.length < limit && !this.stopping) {
       const left = deadline - Date.now();
       if (left <= 0) break;
-      const more = await this.deps.queue.read(this.consumer, limit - batch.length, Math.min(left, blockMs));
+      const more = await this.deps.queue.read(this.consumer, limit - batch.length, Math.min(left, LINGER_MS));
+      if (more.length === 0) break;
       batch.push(...more);
     }
     return batch;

@@ -29,24 +29,28 @@ export function copyTextValue(v: string | null): string {
   );
 }
 
-/** The batch as COPY text-format lines (every column as text, for the staging table). */
-export function copyText(events: readonly PlacedEvent[]): string {
-  let out = '';
-  for (const e of events) out += `${eventToTextRow(e).map(copyTextValue).join('\t')}\n`;
-  return out;
-}
-
 const HASH_COLUMN = INSERT_COLUMNS.indexOf('hash');
 
-/** The batch as COPY text-format lines for audit_logs itself (bytea hash in `\x` hex form). */
-export function copyTextForTable(events: readonly PlacedEvent[]): string {
+/** Bytes of COPY data per chunk written to the socket. */
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * The batch as COPY text-format lines, in chunks of about 64 KiB: PostgreSQL starts parsing
+ * the first rows while later ones are still being encoded, instead of waiting for one
+ * batch-sized string.
+ */
+function* copyChunks(events: readonly PlacedEvent[], hashAsBytea: boolean): Generator<string> {
   let out = '';
   for (const e of events) {
     const row = eventToTextRow(e);
-    row[HASH_COLUMN] = `\\x${row[HASH_COLUMN]}`;
+    if (hashAsBytea) row[HASH_COLUMN] = `\\x${row[HASH_COLUMN]}`;
     out += `${row.map(copyTextValue).join('\t')}\n`;
+    if (out.length >= CHUNK_CHARS) {
+      yield out;
+      out = '';
+    }
   }
-  return out;
+  if (out.length > 0) yield out;
 }
 
 /**
@@ -63,12 +67,7 @@ export async function appendByStrictCopy(
   const stream = client.query(
     copyFrom(`COPY "${schema}".audit_logs (${INSERT_COLUMNS.join(', ')}) FROM STDIN`),
   );
-  await pipeline(
-    (async function* () {
-      yield copyTextForTable(events);
-    })(),
-    stream,
-  );
+  await pipeline(copyChunks(events, true), stream);
   return events.length;
 }
 
@@ -85,12 +84,7 @@ export async function appendByCopy(
 ): Promise<number> {
   await client.query(stagingTableSql(STAGE));
   const stream = client.query(copyFrom(`COPY ${STAGE} (${INSERT_COLUMNS.join(', ')}) FROM STDIN`));
-  await pipeline(
-    (async function* () {
-      yield copyText(events);
-    })(),
-    stream,
-  );
+  await pipeline(copyChunks(events, false), stream);
   const res = await client.query(insertFromStagingSql(schema, STAGE));
   return res.rowCount ?? 0;
 }
