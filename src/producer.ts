@@ -14,7 +14,7 @@
  * `log()` rejects only for invalid input, after close(), or when every durable path failed.
  */
 import { type AuditlineConfig, type OverflowPolicy, overflowPolicyFor } from './config.js';
-import { sealEvent } from './core/canonical.js';
+import { sealAndEncode } from './core/canonical.js';
 import {
   AuditError,
   BatchValidationError,
@@ -99,6 +99,9 @@ interface Pending {
   earlier?: Promise<void>;
 }
 
+/** A sealed event and its queue payload. */
+type Sealed = { event: AuditEvent; payload: string };
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A logger that validates, hashes and hands off events. Created by `createAuditLogger`. */
@@ -149,7 +152,7 @@ export class Producer implements AuditLogger {
 
   log(input: AuditEventInput): Promise<LogResult> {
     if (this.closed) return Promise.reject(new AuditError(ErrorCodes.CLOSED, 'audit logger is closed'));
-    let event: AuditEvent;
+    let event: Sealed;
     try {
       event = this.prepare(validateEvent(input, this.opts.config.validation));
     } catch (err) {
@@ -221,15 +224,15 @@ export class Producer implements AuditLogger {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
-  private prepare(e: UnhashedEvent): AuditEvent {
+  private prepare(e: UnhashedEvent): Sealed {
     e.producer_id = this.producerId;
     e.producer_seq = ++this.seq;
-    return sealEvent(e);
+    return sealAndEncode(e);
   }
 
-  private submit(event: AuditEvent, internal = false): Promise<LogResult> {
+  private submit({ event, payload }: Sealed, internal = false): Promise<LogResult> {
     return new Promise<LogResult>((resolve, reject) => {
-      this.pending.push({ event, payload: JSON.stringify(event), resolve, reject, internal });
+      this.pending.push({ event, payload, resolve, reject, internal });
       if (!this.scheduled) {
         this.scheduled = true;
         // setImmediate (not a microtask) so that calls made by other I/O callbacks of the
