@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { benchCommand } from './bench.js';
 import { checkpointCommand } from './checkpoint.js';
 import { dlqCommand } from './dlq.js';
 import { journalCommand } from './journal.js';
@@ -17,10 +18,7 @@ import { statsCommand } from './stats.js';
 import { verifyCommand, verifyProofCommand } from './verify.js';
 import { workerCommand } from './worker.js';
 
-/**
- * The command registry. Later commands (verify, dlq, journal, stats, bench) are one module
- * each exporting a factory, added here.
- */
+/** The command registry: one module per command, each exporting a factory. */
 const COMMANDS: ReadonlyArray<() => Command> = [
   serveCommand,
   workerCommand,
@@ -33,6 +31,7 @@ const COMMANDS: ReadonlyArray<() => Command> = [
   verifyProofCommand,
   checkpointCommand,
   retentionCommand,
+  benchCommand,
 ];
 
 function packageVersion(): string {
