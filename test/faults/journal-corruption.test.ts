@@ -72,7 +72,8 @@ describe('fault: corrupt journal files', () => {
     const victim = r1[50];
     assert.ok(victim);
     lost.add(JSON.parse(victim.payload).id);
-    buf1[victim.offset + HEADER + 10] ^= 0xff; // a flipped byte in the payload
+    const at = victim.offset + HEADER + 10;
+    buf1[at] = (buf1[at] ?? 0) ^ 0xff; // a flipped byte in the payload
     await writeFile(first, buf1);
     const buf2 = await readFile(second);
     const r2 = records(buf2);
