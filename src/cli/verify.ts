@@ -24,6 +24,7 @@ interface VerifyFlags extends ConnectionFlags {
   from?: string;
   to?: string;
   publicKey?: string[];
+  allowUnsigned?: boolean;
   json?: boolean;
   completeness?: boolean;
   checkpoint?: string;
@@ -95,6 +96,7 @@ export function verifyCommand(): Command {
     .option('--from <time>', 'check events and blocks from this time (ISO-8601)')
     .option('--to <time>', 'up to this time, exclusive (ISO-8601)')
     .option('--public-key <file>', 'public key PEM to check signatures (repeat for rotated keys)', collect)
+    .option('--allow-unsigned', 'with --public-key: accept blocks written before signing was turned on')
     .option('--checkpoint <file>', 'a saved `auditline checkpoint` the log must still extend')
     .option('--completeness', 'report producer sequence gaps not explained by gap records')
     .option('--json', 'print the report as JSON');
@@ -127,6 +129,7 @@ Examples:
           ...(from ? { from } : {}),
           ...(to ? { to } : {}),
           ...(keys ? { keys } : {}),
+          ...(flags.allowUnsigned ? { allowUnsigned: true } : {}),
           ...(checkpoint !== undefined ? { checkpoint } : {}),
           ...(bar
             ? {

@@ -48,6 +48,11 @@ export interface VerifyOptions {
   to?: string;
   /** Check every block's signature against these keys. */
   keys?: KeyRing;
+  /**
+   * With `keys`: accept unsigned blocks (written before signing was turned on) instead of
+   * reporting them; signed blocks must still verify.
+   */
+  allowUnsigned?: boolean;
   /** A saved checkpoint the chain must still extend. */
   checkpoint?: unknown;
   /** Rows or blocks per read. Default 1000. */
@@ -120,7 +125,11 @@ export async function verifyIntegrity(
     afterSeq = blocks[blocks.length - 1]!.seq;
     let rest: StoredBlock[] = blocks;
     while (rest.length > 0) {
-      const res = verifyChain(rest, { after: trusted, verifier: options.keys });
+      const res = verifyChain(rest, {
+        after: trusted,
+        verifier: options.keys,
+        allowUnsigned: options.allowUnsigned ?? false,
+      });
       if (res.ok) {
         trusted = res.head ?? trusted;
         break;

@@ -250,3 +250,23 @@ describe('redelivery on PostgreSQL', () => {
     assert.equal((await verifyIntegrity(store)).ok, true);
   });
 });
+
+describe('signing turned on mid-chain', () => {
+  it('verify with keys reports the unsigned blocks, and accepts them with allowUnsigned', async () => {
+    const schema = uniqueSchema('unsigned');
+    schemas.push(schema);
+    const unsigned = await pgStore(schema, null);
+    opened.push(unsigned);
+    await unsigned.append(makeEvents(5));
+    const signed = await pgStore(schema, signer);
+    opened.push(signed);
+    await signed.append(makeEvents(5));
+    const strict = await verifyIntegrity(signed, { keys: ring });
+    assert.equal(strict.ok, false);
+    assert.equal(strict.firstBreak?.kind, 'signature_missing');
+    assert.equal(strict.firstBreak?.seq, 1);
+    const lenient = await verifyIntegrity(signed, { keys: ring, allowUnsigned: true });
+    assert.equal(lenient.ok, true, JSON.stringify(lenient.breaks));
+    assert.equal(lenient.blocks.checked, 2);
+  });
+});
