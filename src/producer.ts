@@ -5,7 +5,6 @@
  * turn shares one Lua call.
  *
  * Where an event goes:
- *   journal backlog  → journal (keeps order while a spill is replayed)
  *   queue accepts    → `queued`
  *   queue at its cap → the category's policy: `spill` (journal), `direct` (store, else spill),
  *                      `block` (wait for room, else spill), `drop` (counted, gap record)
@@ -264,9 +263,13 @@ export class Producer implements AuditLogger {
   }
 
   private async route(chunk: Pending[]): Promise<void> {
-    // While the journal holds a backlog, new events queue up behind it to keep order; and
-    // a producer holding too much in memory (queue slow) sheds to disk.
-    if (this.replayer?.backlog || this.inflightEvents > this.opts.config.maxInflightEvents) {
+    // A producer holding too much in memory (queue slow) sheds to disk. New events do not
+    // wait behind a journal backlog: routing them to the journal until it drained made a
+    // transient overflow permanent whenever inflow matched the drain rate (measured: the
+    // seed scenario spilled 76 % of its events, log() p99 92 ms). The journal replays in
+    // its own order alongside; events carry created_at and producer_seq, so the table's
+    // order and completeness checks do not depend on queue order.
+    if (this.inflightEvents > this.opts.config.maxInflightEvents) {
       return this.spill(chunk);
     }
     let statuses: ('queued' | 'full')[];

@@ -76,15 +76,12 @@ export class Replayer {
   private running: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  /** True while the journal may hold records (new events then go to the journal too, to keep order). */
-  backlog = false;
   replayed = 0;
 
   constructor(private readonly opts: ReplayerOptions) {}
 
   /** Starts a replay pass unless one is running or scheduled. */
   kick(): void {
-    this.backlog = true;
     if (this.running || this.timer || this.stopped) return;
     this.running = this.pass().finally(() => {
       this.running = null;
@@ -134,10 +131,7 @@ export class Replayer {
     } catch (err) {
       this.opts.onError?.(err);
     }
-    if (done && (await this.opts.journal.status()).pendingRecords === 0) {
-      this.backlog = false;
-      return;
-    }
+    if (done && (await this.opts.journal.status()).pendingRecords === 0) return;
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = null;
