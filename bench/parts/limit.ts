@@ -9,6 +9,8 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { AuditEvent } from '../../src/core/event.js';
+import { copyTextForTable } from '../../src/store/postgres/append.js';
+import { INSERT_COLUMNS } from '../../src/store/sql.js';
 import { countRows, migrateSchema, names, type PartContext } from '../context.js';
 import { makeSealedEvents } from '../sealed-events.js';
 import { CpuMeter, pidsByName } from '../system.js';
@@ -24,56 +26,11 @@ export interface LimitResult {
 }
 
 const CONNECTIONS = 2;
-const COLUMNS = [
-  'id',
-  'tenant_id',
-  'user_id',
-  'resource_type',
-  'resource_id',
-  'event_type',
-  'event_category',
-  'description',
-  'metadata',
-  'ip_address',
-  'user_agent',
-  'created_at',
-  'producer_id',
-  'producer_seq',
-  'hash',
-];
+const COLUMNS = INSERT_COLUMNS;
 
-function copyValue(v: string | null): string {
-  if (v === null) return '\\N';
-  return /[\\\n\r\t]/.test(v)
-    ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')
-    : v;
-}
-
-/** COPY text format; bytea as `\x<hex>` (its backslash escaped for the text format). */
+/** COPY text format, encoded by the store's own encoder (block columns left null). */
 function encode(events: readonly AuditEvent[]): Buffer {
-  let out = '';
-  for (const e of events) {
-    out += [
-      e.id,
-      e.tenant_id,
-      e.user_id,
-      e.resource_type,
-      e.resource_id,
-      e.event_type,
-      e.event_category,
-      e.description,
-      JSON.stringify(e.metadata),
-      e.ip_address,
-      e.user_agent,
-      e.created_at,
-      e.producer_id,
-      e.producer_seq === null ? null : String(e.producer_seq),
-    ]
-      .map(copyValue)
-      .join('\t');
-    out += `\t\\\\x${e.hash}\n`;
-  }
-  return Buffer.from(out);
+  return Buffer.from(copyTextForTable(events.map((event) => ({ event, blockId: null, leafIndex: null }))));
 }
 
 export async function runLimit(ctx: PartContext): Promise<LimitResult> {

@@ -53,6 +53,11 @@ function* copyChunks(events: readonly PlacedEvent[], hashAsBytea: boolean): Gene
   if (out.length > 0) yield out;
 }
 
+/** The batch as one COPY text string for audit_logs (also the benchmark's ceiling input). */
+export function copyTextForTable(events: readonly PlacedEvent[]): string {
+  return [...copyChunks(events, true)].join('');
+}
+
 /**
  * (c) COPY straight into audit_logs, with no conflict handling: the fastest path, and the
  * one a flush tries first, since duplicates only come from redelivery. Any already-stored
