@@ -3,7 +3,7 @@
 // run as root, install it with apt-get first; otherwise fail saying exactly what to install.
 // TEST_REDIS_URL / TEST_DATABASE_URL point the suite elsewhere and skip this check.
 import { execSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 function answers(port, host = '127.0.0.1', timeoutMs = 1000) {
@@ -52,10 +52,14 @@ async function ensureRedis() {
   if (!(await waitFor(6379, 15))) throw new Error('redis-server did not start on 127.0.0.1:6379');
 }
 
+/** True when this run installed PostgreSQL (its loopback auth may then be set to trust). */
+let installedPostgres = false;
+
 async function ensurePostgres() {
   if (process.env.TEST_DATABASE_URL) return;
   if (!(await answers(5432))) {
-    if (!existsSync('/etc/postgresql') && !aptInstall('postgresql')) {
+    if (!existsSync('/etc/postgresql')) installedPostgres = aptInstall('postgresql');
+    if (!existsSync('/etc/postgresql')) {
       throw new Error(
         'PostgreSQL is not running on 127.0.0.1:5432 and is not installed: install PostgreSQL 15+ (apt-get install postgresql) or set TEST_DATABASE_URL',
       );
@@ -75,7 +79,16 @@ async function ensurePostgres() {
   const probe = psql('select 1', 'test');
   if (probe.status === 0) return;
   if (isRoot) {
-    // Fresh install: allow trust auth on loopback and create the database.
+    if (installedPostgres) {
+      // A cluster we just installed: Debian's default asks loopback TCP clients for a
+      // password; the suite's throwaway database trusts them instead. Never done to a
+      // PostgreSQL that was already there.
+      const version = readdirSync('/etc/postgresql')[0];
+      const hba = `/etc/postgresql/${version}/main/pg_hba.conf`;
+      const trust = 'host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n';
+      writeFileSync(hba, trust + readFileSync(hba, 'utf8'));
+      sh(`pg_ctlcluster --skip-systemctl-redirect ${version} main reload`);
+    }
     spawnSync('su', ['postgres', '-c', `psql -tAc "create database test"`], { stdio: 'inherit' });
     if (psql('select 1', 'test').status === 0) return;
   }
