@@ -16,11 +16,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { sealEvent } from '../src/core/canonical.js';
 import type { AuditEvent } from '../src/core/event.js';
 import { createSigner, generateKeyPair } from '../src/core/signing.js';
-import { validateEvent } from '../src/core/validate.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
+import { makeSealedEvents } from './sealed-events.js';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const total = Number(process.env.EVENTS ?? 100_000);
@@ -29,30 +28,6 @@ const appenders = Number(process.env.APPENDERS ?? 2);
 type Mode = 'baseline' | 'blocks' | 'signed';
 const modes: Mode[] = ['baseline', 'blocks', 'signed'];
 const signer = createSigner(generateKeyPair().privateKeyPem);
-
-function makeEvents(n: number): AuditEvent[] {
-  const now = Date.now();
-  return Array.from({ length: n }, (_, i) =>
-    sealEvent(
-      validateEvent(
-        {
-          tenant_id: `tenant-${i % 10}`,
-          user_id: `user-${i % 5000}`,
-          resource_type: 'document',
-          resource_id: `doc-${i % 20000}`,
-          event_type: 'document.update',
-          description: 'Updated the title of a document',
-          metadata: { field: 'title', from: 'Draft', to: `Final ${i}`, tags: ['a', 'b'], n: i },
-          ip_address: i % 2 ? '203.0.113.7' : '2001:db8::42',
-          user_agent: 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0',
-          created_at: now - (n - i),
-        },
-        undefined,
-        now,
-      ),
-    ),
-  );
-}
 
 async function exec(text: string): Promise<void> {
   const c = new pg.Client({ connectionString: url });
@@ -98,7 +73,7 @@ async function runMode(mode: Mode, events: AuditEvent[]): Promise<number> {
   }
 }
 
-const events = makeEvents(total + 1);
+const events = makeSealedEvents(total + 1);
 const results = new Map<Mode, number[]>(modes.map((m) => [m, []]));
 for (const mode of [...modes, ...modes.slice().reverse()]) {
   const rate = await runMode(mode, events);

@@ -8,40 +8,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { sealEvent } from '../src/core/canonical.js';
-import type { AuditEvent } from '../src/core/event.js';
-import { validateEvent } from '../src/core/validate.js';
 import type { AppendMethod } from '../src/store/postgres/append.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
+import { makeSealedEvents } from './sealed-events.js';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const total = Number(process.env.EVENTS ?? 100_000);
 const batchSize = Number(process.env.BATCH ?? 1000);
 const methods: AppendMethod[] = ['copy', 'unnest'];
-
-function makeEvents(n: number): AuditEvent[] {
-  const now = Date.now();
-  return Array.from({ length: n }, (_, i) =>
-    sealEvent(
-      validateEvent(
-        {
-          tenant_id: `tenant-${i % 10}`,
-          user_id: `user-${i % 5000}`,
-          resource_type: 'document',
-          resource_id: `doc-${i % 20000}`,
-          event_type: 'document.update',
-          description: 'Updated the title of a document',
-          metadata: { field: 'title', from: 'Draft', to: `Final ${i}`, tags: ['a', 'b'], n: i },
-          ip_address: i % 2 ? '203.0.113.7' : '2001:db8::42',
-          user_agent: 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/128.0',
-          created_at: now - (n - i),
-        },
-        undefined,
-        now,
-      ),
-    ),
-  );
-}
 
 async function dropSchema(schema: string): Promise<void> {
   const c = new pg.Client({ connectionString: url });
@@ -50,7 +24,7 @@ async function dropSchema(schema: string): Promise<void> {
   await c.end();
 }
 
-const events = makeEvents(total);
+const events = makeSealedEvents(total);
 // Run the methods in both orders so neither profits from a warmer server.
 for (const method of [...methods, ...methods.slice().reverse()]) {
   const schema = `bench_append_${method}_${randomBytes(3).toString('hex')}`;
