@@ -8,7 +8,6 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import {
   eventToTextColumns,
-  eventToTextRow,
   INSERT_COLUMNS,
   insertFromStagingSql,
   type PlacedEvent,
@@ -29,10 +28,27 @@ export function copyTextValue(v: string | null): string {
   );
 }
 
-const HASH_COLUMN = INSERT_COLUMNS.indexOf('hash');
-
 /** Bytes of COPY data per chunk written to the socket. */
 const CHUNK_CHARS = 64 * 1024;
+
+const esc = copyTextValue;
+
+/**
+ * One COPY text line, columns in {@link INSERT_COLUMNS} order. The hot path of every flush,
+ * so it builds the line directly instead of through `eventToTextRow` + map + join (2.9 vs
+ * 5.0 µs per event); `test/unit/copy-encode.test.ts` checks it against that generic form.
+ * The id, created_at, hash, block id and leaf index never need escaping (UUID, ISO time, hex,
+ * number).
+ */
+export function copyLine({ event: e, blockId, leafIndex }: PlacedEvent, hashAsBytea: boolean): string {
+  return (
+    `${e.id}\t${esc(e.tenant_id)}\t${esc(e.user_id)}\t${esc(e.resource_type)}\t${esc(e.resource_id)}` +
+    `\t${esc(e.event_type)}\t${esc(e.event_category)}\t${esc(e.description)}` +
+    `\t${esc(JSON.stringify(e.metadata))}\t${esc(e.ip_address)}\t${esc(e.user_agent)}\t${e.created_at}` +
+    `\t${esc(e.producer_id)}\t${e.producer_seq === null ? '\\N' : e.producer_seq}` +
+    `\t${hashAsBytea ? '\\\\x' : ''}${e.hash}\t${blockId ?? '\\N'}\t${leafIndex ?? '\\N'}\n`
+  );
+}
 
 /**
  * The batch as COPY text-format lines, in chunks of about 64 KiB: PostgreSQL starts parsing
@@ -42,9 +58,7 @@ const CHUNK_CHARS = 64 * 1024;
 function* copyChunks(events: readonly PlacedEvent[], hashAsBytea: boolean): Generator<string> {
   let out = '';
   for (const e of events) {
-    const row = eventToTextRow(e);
-    if (hashAsBytea) row[HASH_COLUMN] = `\\x${row[HASH_COLUMN]}`;
-    out += `${row.map(copyTextValue).join('\t')}\n`;
+    out += copyLine(e, hashAsBytea);
     if (out.length >= CHUNK_CHARS) {
       yield out;
       out = '';
