@@ -31,21 +31,20 @@ export function copyTextValue(v: string | null): string {
 /** Bytes of COPY data per chunk written to the socket. */
 const CHUNK_CHARS = 64 * 1024;
 
-const esc = copyTextValue;
-
 /**
  * One COPY text line, columns in {@link INSERT_COLUMNS} order. The hot path of every flush,
- * so it builds the line directly instead of through `eventToTextRow` + map + join (2.9 vs
- * 5.0 µs per event); `test/unit/copy-encode.test.ts` checks it against that generic form.
+ * so it builds the line directly instead of through `eventToTextRow` + map + join (about 3.3
+ * vs 5 µs per event, measured on 5,000 events); `test/unit/copy-encode.test.ts` checks it
+ * against that generic form.
  * The id, created_at, hash, block id and leaf index never need escaping (UUID, ISO time, hex,
  * number).
  */
 export function copyLine({ event: e, blockId, leafIndex }: PlacedEvent, hashAsBytea: boolean): string {
   return (
-    `${e.id}\t${esc(e.tenant_id)}\t${esc(e.user_id)}\t${esc(e.resource_type)}\t${esc(e.resource_id)}` +
-    `\t${esc(e.event_type)}\t${esc(e.event_category)}\t${esc(e.description)}` +
-    `\t${esc(JSON.stringify(e.metadata))}\t${esc(e.ip_address)}\t${esc(e.user_agent)}\t${e.created_at}` +
-    `\t${esc(e.producer_id)}\t${e.producer_seq === null ? '\\N' : e.producer_seq}` +
+    `${e.id}\t${copyTextValue(e.tenant_id)}\t${copyTextValue(e.user_id)}\t${copyTextValue(e.resource_type)}\t${copyTextValue(e.resource_id)}` +
+    `\t${copyTextValue(e.event_type)}\t${copyTextValue(e.event_category)}\t${copyTextValue(e.description)}` +
+    `\t${copyTextValue(JSON.stringify(e.metadata))}\t${copyTextValue(e.ip_address)}\t${copyTextValue(e.user_agent)}\t${e.created_at}` +
+    `\t${copyTextValue(e.producer_id)}\t${e.producer_seq === null ? '\\N' : e.producer_seq}` +
     `\t${hashAsBytea ? '\\\\x' : ''}${e.hash}\t${blockId ?? '\\N'}\t${leafIndex ?? '\\N'}\n`
   );
 }
