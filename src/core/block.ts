@@ -26,7 +26,7 @@
  * The genesis block has `seq` {@link GENESIS_SEQ} and `prev_hash` {@link GENESIS_PREV_HASH}.
  */
 import { createHash } from 'node:crypto';
-import { HASH_BYTES, merkleRoot } from './merkle.js';
+import { HASH_BYTES, merkleRoot, merkleRootOfHexLeaves } from './merkle.js';
 
 /** A block row as stored in `audit_blocks` and published in proofs and checkpoints. */
 export interface BlockRecord {
@@ -144,7 +144,7 @@ export function blockBody(eventHashes: readonly string[], createdAts: readonly s
     if (ms > last) last = ms;
   });
   return {
-    merkle_root: merkleRoot(eventLeaves(eventHashes)).toString('hex'),
+    merkle_root: merkleRootOfHexLeaves(eventHashes).toString('hex'),
     count: eventHashes.length,
     // Min and max rather than first and last in leaf order: events from several producers
     // arrive interleaved, and `verify --from/--to` needs the block's true time span.

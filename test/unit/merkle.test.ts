@@ -11,6 +11,7 @@ import {
   inclusionProof,
   leafHash,
   merkleRoot,
+  merkleRootOfHexLeaves,
   nodeHash,
   splitPoint,
   verifyConsistency,
@@ -190,6 +191,25 @@ describe('merkle tree properties', () => {
     const leaves = Array.from({ length: 300 }, (_, i) => Buffer.from(`leaf ${i}`));
     for (let n = 0; n <= 300; n++) {
       assert.deepEqual(merkleRoot(leaves.slice(0, n)), referenceRoot(leaves.slice(0, n)), `n=${n}`);
+    }
+  });
+
+  it('merkleRootOfHexLeaves equals merkleRoot over the decoded hashes for every size 0..300', () => {
+    const hexes = Array.from({ length: 300 }, (_, i) => createHash('sha256').update(`event ${i}`).digest('hex'));
+    for (let n = 0; n <= 300; n++) {
+      const slice = hexes.slice(0, n);
+      assert.deepEqual(
+        merkleRootOfHexLeaves(slice),
+        merkleRoot(slice.map((h) => Buffer.from(h, 'hex'))),
+        `n=${n}`,
+      );
+    }
+  });
+
+  it('merkleRootOfHexLeaves rejects an entry that is not 64 hex digits', () => {
+    const good = 'ab'.repeat(32);
+    for (const bad of ['ab'.repeat(31), `${'ab'.repeat(31)}zz`, `${'ab'.repeat(32)}00`, `g${'a'.repeat(63)}`]) {
+      assert.throws(() => merkleRootOfHexLeaves([good, bad]), TypeError, bad);
     }
   });
 
