@@ -95,7 +95,11 @@ export function merkleRootOfHexLeaves(hexes: readonly string[]): Buffer {
     const hex = hexes[i];
     // Buffer#write stops at the first pair that is not hex, so 32 bytes written from 64
     // characters means every character was a hex digit.
-    if (typeof hex !== 'string' || hex.length !== HASH_BYTES * 2 || leaf.write(hex, 1, 'hex') !== HASH_BYTES) {
+    if (
+      typeof hex !== 'string' ||
+      hex.length !== HASH_BYTES * 2 ||
+      leaf.write(hex, 1, 'hex') !== HASH_BYTES
+    ) {
       throw new TypeError(`leaf ${i} is not a hex SHA-256`);
     }
     level.write(sha256Latin1(leaf), i * HASH_BYTES, 'latin1');

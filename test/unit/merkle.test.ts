@@ -195,7 +195,9 @@ describe('merkle tree properties', () => {
   });
 
   it('merkleRootOfHexLeaves equals merkleRoot over the decoded hashes for every size 0..300', () => {
-    const hexes = Array.from({ length: 300 }, (_, i) => createHash('sha256').update(`event ${i}`).digest('hex'));
+    const hexes = Array.from({ length: 300 }, (_, i) =>
+      createHash('sha256').update(`event ${i}`).digest('hex'),
+    );
     for (let n = 0; n <= 300; n++) {
       const slice = hexes.slice(0, n);
       assert.deepEqual(
@@ -208,7 +210,12 @@ describe('merkle tree properties', () => {
 
   it('merkleRootOfHexLeaves rejects an entry that is not 64 hex digits', () => {
     const good = 'ab'.repeat(32);
-    for (const bad of ['ab'.repeat(31), `${'ab'.repeat(31)}zz`, `${'ab'.repeat(32)}00`, `g${'a'.repeat(63)}`]) {
+    for (const bad of [
+      'ab'.repeat(31),
+      `${'ab'.repeat(31)}zz`,
+      `${'ab'.repeat(32)}00`,
+      `g${'a'.repeat(63)}`,
+    ]) {
       assert.throws(() => merkleRootOfHexLeaves([good, bad]), TypeError, bad);
     }
   });
