@@ -33,12 +33,12 @@ const sha256: (data: Uint8Array) => Buffer =
     ? (data) => nodeCrypto.hash('sha256', data, 'buffer')
     : (data) => createHash('sha256').update(data).digest();
 
-// Digest as a latin1 string written into the destination: about 0.4 µs per small input,
+// Digest as a latin1 ('binary') string written into the destination: about 0.4 µs per small input,
 // against 0.8 µs for a digest returned as a new Buffer (measured on Node 20.20).
 const sha256Latin1: (data: Uint8Array) => string =
   typeof nodeCrypto.hash === 'function'
-    ? (data) => nodeCrypto.hash('sha256', data, 'latin1')
-    : (data) => createHash('sha256').update(data).digest('latin1');
+    ? (data) => nodeCrypto.hash('sha256', data, 'binary')
+    : (data) => createHash('sha256').update(data).digest('binary');
 
 /** The RFC 6962 leaf hash `SHA-256(0x00 ‖ data)`. */
 export function leafHash(data: Uint8Array): Buffer {
