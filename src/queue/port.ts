@@ -4,9 +4,16 @@
  * Every adapter passes `test/conformance/queue.test.ts`.
  */
 
-/** One delivered queue entry. */
+/**
+ * One delivered event. Adapters may store the events of one `enqueue` call together (Redis
+ * keeps up to 256 per stream entry): such a group is delivered, reclaimed and removed as a
+ * whole, and each of its events is still one QueueEntry, acknowledged on its own.
+ */
 export interface QueueEntry {
-  /** Adapter-assigned id, unique within the queue (Redis: the stream entry id). */
+  /**
+   * Adapter-assigned id, unique within the queue (Redis: the stream entry id, followed by
+   * `/<index>` for an event of a multi-event entry).
+   */
   entryId: string;
   /** The serialized `AuditEvent` (JSON text, hash included) exactly as enqueued. */
   payload: string;
@@ -31,7 +38,7 @@ export interface DeadLetter {
 /** One consumer of the group, as seen by {@link QueueAdapter.inspect}. */
 export interface QueueConsumer {
   name: string;
-  /** Entries delivered to it and not yet acknowledged. */
+  /** Entries delivered to it and not yet acknowledged (Redis: stream entries, see `pending` below). */
   pending: number;
   /** Milliseconds since it last read or claimed. */
   idleMs: number;
@@ -39,11 +46,14 @@ export interface QueueConsumer {
 
 /** A point-in-time view of the queue for monitoring (`auditline stats`, `/metrics`). */
 export interface QueueInspection {
-  /** Entries in the queue: unread plus pending (same as {@link QueueAdapter.depth}). */
+  /** Events in the queue: unread plus pending (same as {@link QueueAdapter.depth}). */
   depth: number;
-  /** Delivered, unacknowledged entries. */
+  /**
+   * Delivered, unacknowledged entries. On Redis these are stream entries, each holding the
+   * events of one producer flush (1 to 256), so compare it with itself over time, not with `depth`.
+   */
   pending: number;
-  /** Entries not yet delivered to any consumer; `null` when the backend cannot tell. */
+  /** Entries (Redis: stream entries) not yet delivered to any consumer; `null` when unknown. */
   lag: number | null;
   /** Age of the oldest pending entry, measured from when it was enqueued; `null` when none. */
   oldestPendingAgeMs: number | null;
@@ -62,14 +72,23 @@ export interface QueueAdapter {
    * the queue (one round trip for the whole array).
    */
   enqueue(payloads: readonly string[]): Promise<EnqueueStatus[]>;
-  /** Delivers up to `max` never-delivered entries to `consumer`, waiting up to `blockMs` for one. */
+  /**
+   * Delivers up to `max` never-delivered entries to `consumer`, waiting up to `blockMs` for
+   * one. An adapter that groups events delivers whole groups: up to `max` plus one group
+   * less one event.
+   */
   read(consumer: string, max: number, blockMs: number): Promise<QueueEntry[]>;
   /**
-   * Transfers to `consumer` up to `max` entries that other consumers received at least
-   * `minIdleMs` ago without acknowledging them (a crashed or stuck worker's batch).
+   * Transfers to `consumer` up to `max` entries (whole groups, as in {@link read}) that other
+   * consumers received at least `minIdleMs` ago without acknowledging them (a crashed or
+   * stuck worker's batch).
    */
   reclaim(consumer: string, minIdleMs: number, max: number): Promise<QueueEntry[]>;
-  /** Acknowledges and removes entries; call only after their rows are committed. */
+  /**
+   * Acknowledges and removes entries; call only after their rows are committed. A group
+   * leaves the queue (and frees its room under the cap) once every event in it is
+   * acknowledged or dead-lettered; until then a crash redelivers the whole group.
+   */
   ack(entryIds: readonly string[]): Promise<void>;
   /** Entries in the queue: not yet delivered plus delivered and unacknowledged. */
   depth(): Promise<number>;

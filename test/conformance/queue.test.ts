@@ -14,6 +14,7 @@ import { Redis } from 'ioredis';
 import { ErrorCodes } from '../../src/core/errors.js';
 import { createQueue, DurableMemoryQueue, MemoryQueue, RedisStreamsQueue } from '../../src/queue/index.js';
 import type { QueueAdapter, QueueEntry } from '../../src/queue/port.js';
+import { ENTRY_MAX_EVENTS, packEntries } from '../../src/queue/redis/redis-streams-queue.js';
 import { loadScripts } from '../../src/queue/redis/scripts.js';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../helpers/env.js';
 
@@ -91,6 +92,15 @@ async function withQueue(b: Backend, maxLength: number, fn: (f: Fixture) => Prom
 
 const texts = (n: number, tag = 'p') => Array.from({ length: n }, (_, i) => JSON.stringify({ tag, i }));
 const payloadsOf = (entries: readonly QueueEntry[]) => entries.map((e) => e.payload);
+
+/**
+ * One enqueue call per payload. An adapter may keep the payloads of one call together (Redis
+ * stores them in one stream entry, delivered and removed as a whole); tests about single
+ * events use this so that every payload is its own group on every adapter.
+ */
+async function enqueueEach(queue: QueueAdapter, payloads: readonly string[]): Promise<void> {
+  for (const p of payloads) await queue.enqueue([p]);
+}
 const count = <T>(xs: readonly T[], x: T) => xs.filter((y) => y === x).length;
 
 for (const backend of [memory, durable, redis]) {
@@ -132,10 +142,10 @@ for (const backend of [memory, durable, redis]) {
         const delivered = await queue.read('c1', 1000, 0);
         assert.deepEqual(payloadsOf(delivered).sort(), accepted.sort());
         // Acknowledging frees exactly that much room.
-        await queue.ack(delivered.slice(0, 10).map((e) => e.entryId));
-        assert.equal(await queue.depth(), 290);
-        const more = await queue.enqueue(texts(15, 'more'));
-        assert.deepEqual(more, [...Array(10).fill('queued'), ...Array(5).fill('full')]);
+        await queue.ack(delivered.map((e) => e.entryId));
+        assert.equal(await queue.depth(), 0);
+        const more = await queue.enqueue(texts(315, 'more'));
+        assert.deepEqual(more, [...Array(300).fill('queued'), ...Array(15).fill('full')]);
       }));
 
     it('counts delivered but unacknowledged entries against the cap', () =>
@@ -165,7 +175,7 @@ for (const backend of [memory, durable, redis]) {
 
     it('read returns at most max entries and nothing once the queue is drained', () =>
       withQueue(backend, 100, async ({ queue }) => {
-        await queue.enqueue(texts(10));
+        await enqueueEach(queue, texts(10));
         assert.deepEqual(payloadsOf(await queue.read('c1', 3, 0)), texts(10).slice(0, 3));
         assert.deepEqual(payloadsOf(await queue.read('c1', 3, 100)), texts(10).slice(3, 6));
         assert.deepEqual(payloadsOf(await queue.read('c2', 100, 0)), texts(10).slice(6));
@@ -196,7 +206,7 @@ for (const backend of [memory, durable, redis]) {
         const [other, producer] = await Promise.all([peer(), peer()]);
         const readers = [queue.read('a', 2, 5_000), other.read('b', 2, 5_000)];
         await sleep(200);
-        await producer.enqueue(['x', 'y', 'z']);
+        await enqueueEach(producer, ['x', 'y', 'z']);
         const got = [...(await Promise.all(readers)).flat(), ...(await queue.read('c', 10, 0))];
         assert.deepEqual(payloadsOf(got).sort(), ['x', 'y', 'z']);
         assert.equal(new Set(got.map((e) => e.entryId)).size, 3);
@@ -205,7 +215,7 @@ for (const backend of [memory, durable, redis]) {
 
     it('acknowledged entries are removed and never redelivered', () =>
       withQueue(backend, 100, async ({ queue }) => {
-        await queue.enqueue(texts(5));
+        await enqueueEach(queue, texts(5));
         const got = await queue.read('c1', 10, 0);
         assert.equal(await queue.depth(), 5);
         await queue.ack(got.slice(0, 3).map((e) => e.entryId));
@@ -257,7 +267,7 @@ for (const backend of [memory, durable, redis]) {
 
     it('reclaim returns at most max entries, oldest first', () =>
       withQueue(backend, 100, async ({ queue }) => {
-        await queue.enqueue(texts(10));
+        await enqueueEach(queue, texts(10));
         await queue.read('crashed', 10, 0);
         await sleep(60);
         assert.deepEqual(payloadsOf(await queue.reclaim('r', 30, 4)), texts(10).slice(0, 4));
@@ -285,7 +295,7 @@ for (const backend of [memory, durable, redis]) {
 
     it('dead-letters entries with reason and deliveries; list and remove work', () =>
       withQueue(backend, 100, async ({ queue }) => {
-        await queue.enqueue(['a', 'b', 'c']);
+        await enqueueEach(queue, ['a', 'b', 'c']);
         const [a, , c] = await queue.read('c1', 10, 0);
         const before = Date.now();
         await queue.deadLetter([a!, c!], 'poison: invalid row');
@@ -314,7 +324,7 @@ for (const backend of [memory, durable, redis]) {
 
     it('dead-letters a reclaimed entry with its delivery count, never an acknowledged one', () =>
       withQueue(backend, 100, async ({ queue }) => {
-        await queue.enqueue(['poison', 'fine']);
+        await enqueueEach(queue, ['poison', 'fine']);
         const [poison, fine] = await queue.read('c1', 10, 0);
         await queue.ack([fine!.entryId]);
         await sleep(5);
@@ -368,20 +378,116 @@ describe('queue: Redis specifics', () => {
     raw.disconnect();
   });
 
-  it('keeps entries in <prefix>:events read by group "workers"; XLEN is the backlog', async () => {
+  it('keeps an enqueue call in one entry of <prefix>:events (read by group "workers"), counted in <prefix>:counts', async () => {
     const { q, prefix } = await open();
     await q.init();
     await q.enqueue(['a', 'b', 'c']);
-    const got = await q.read('c1', 2, 0);
-    await q.ack([got[0]!.entryId]);
-    assert.equal(await raw.xlen(`${prefix}:events`), 2);
+    await q.enqueue(['solo']);
     const groups = (await raw.xinfo('GROUPS', `${prefix}:events`)) as unknown[][];
     assert.equal(groups.length, 1);
     assert.equal(groups[0]![1], 'workers');
-    assert.deepEqual(await raw.xrange(`${prefix}:events`, '-', '+'), [
-      [got[1]!.entryId, ['e', 'b']],
-      [(await q.read('c1', 1, 0))[0]!.entryId, ['e', 'c']],
-    ]);
+    const entries = await raw.xrange(`${prefix}:events`, '-', '+');
+    assert.deepEqual(
+      entries.map(([, fields]) => fields),
+      [
+        ['b', 'a\nb\nc', 'n', '3'],
+        ['b', 'solo'],
+      ],
+    );
+    assert.deepEqual(await raw.hgetall(`${prefix}:counts`), { depth: '4', added: '4' });
+    // A read delivers whole entries: asked for 2, it gets the 3 events of the first entry.
+    const got = await q.read('c1', 2, 0);
+    assert.deepEqual(payloadsOf(got), ['a', 'b', 'c']);
+    assert.deepEqual(
+      got.map((e) => e.entryId),
+      [0, 1, 2].map((i) => `${entries[0]![0]}/${i}`),
+    );
+    // The entry leaves the stream once all its events are acknowledged, not before.
+    await q.ack([got[0]!.entryId, got[2]!.entryId]);
+    assert.equal(await raw.xlen(`${prefix}:events`), 2);
+    assert.equal(await q.depth(), 4);
+    await q.ack([got[1]!.entryId]);
+    assert.equal(await raw.xlen(`${prefix}:events`), 1);
+    assert.equal(await q.depth(), 1);
+    assert.deepEqual(await raw.hgetall(`${prefix}:counts`), { depth: '1', added: '4' });
+  });
+
+  it('packs up to ENTRY_MAX_EVENTS payloads per entry; a payload with a newline travels alone', () => {
+    const payloads = [...texts(600), 'two\nlines', 'after'];
+    const args = packEntries(payloads);
+    assert.deepEqual(
+      args.filter((_, i) => i % 2 === 0),
+      [ENTRY_MAX_EVENTS, ENTRY_MAX_EVENTS, 600 - 2 * ENTRY_MAX_EVENTS, 1, 1],
+    );
+    assert.equal(args[1], texts(600).slice(0, ENTRY_MAX_EVENTS).join('\n'));
+    assert.deepEqual(args.slice(-4), [1, 'two\nlines', 1, 'after']);
+  });
+
+  it('cuts an entry at the cap, and a read never delivers more than max + one entry', async () => {
+    const { q, prefix } = await open(700);
+    await q.init();
+    const statuses = await q.enqueue(texts(800));
+    assert.equal(statuses.lastIndexOf('queued'), 699);
+    assert.equal(statuses.indexOf('full'), 700);
+    const sizes = (await raw.xrange(`${prefix}:events`, '-', '+')).map(([, f]) => Number(f[3]));
+    assert.deepEqual(sizes, [256, 256, 188]);
+    assert.equal((await q.read('c1', 10, 0)).length, 256, 'one whole entry');
+    assert.equal((await q.read('c1', 300, 0)).length, 444, 'two entries: 300 + 144 < 300 + 256');
+    const all = await q.reclaim('c2', 0, 1);
+    assert.equal(all.length, 256, 'reclaim also takes whole entries');
+  });
+
+  it('redelivers a partly acknowledged entry whole after a crash, and dead-letters one event of it', async () => {
+    const { q, prefix } = await open();
+    await q.init();
+    await q.enqueue(['a', 'poison', 'c']);
+    const got = await q.read('crashed', 10, 0);
+    await q.ack([got[0]!.entryId]); // then the worker dies
+    await sleep(5);
+    const { q: rescuer } = await (async () => {
+      const r = new RedisStreamsQueue({ url: REDIS_URL, keyPrefix: prefix, maxLength: 100 });
+      queues.push(r);
+      return { q: r };
+    })();
+    const again = await rescuer.reclaim('rescuer', 0, 10);
+    assert.deepEqual(payloadsOf(again), ['a', 'poison', 'c']);
+    assert.deepEqual(
+      again.map((e) => e.deliveries),
+      [2, 2, 2],
+    );
+    await rescuer.deadLetter([again[1]!], 'bad');
+    assert.deepEqual(
+      (await rescuer.listDeadLetters(10)).map((d) => [d.payload, d.deliveries]),
+      [['poison', 2]],
+    );
+    assert.equal(await rescuer.depth(), 3, 'still in the stream until its other events commit');
+    await rescuer.ack([again[0]!.entryId, again[2]!.entryId]);
+    assert.equal(await rescuer.depth(), 0);
+    assert.equal(await raw.xlen(`${prefix}:events`), 0);
+    assert.deepEqual(await rescuer.reclaim('third', 0, 10), []);
+  });
+
+  it('reads entries of the one-event-per-entry format (field e), counted by XLEN', async () => {
+    const { q, prefix } = await open(3);
+    await q.init();
+    await raw.xadd(`${prefix}:events`, '*', 'e', 'old-1');
+    await raw.xadd(`${prefix}:events`, '*', 'e', 'old-2');
+    assert.equal(await q.depth(), 2);
+    assert.deepEqual(await q.enqueue(['new', 'too-many']), ['queued', 'full']);
+    const got = await q.read('c1', 10, 0);
+    assert.deepEqual(payloadsOf(got), ['old-1', 'old-2', 'new']);
+    await q.ack(got.map((e) => e.entryId));
+    assert.equal(await q.depth(), 0);
+  });
+
+  it('an emptied stream holds no events whatever its counter says', async () => {
+    const { q, prefix } = await open(2);
+    await q.init();
+    await q.enqueue(['a', 'b']);
+    await raw.del(`${prefix}:events`); // e.g. deleted by hand
+    assert.equal(await q.depth(), 0);
+    await q.init();
+    assert.deepEqual(await q.enqueue(['c', 'd', 'e']), ['queued', 'queued', 'full']);
   });
 
   it('dead letters live in <prefix>:dead with payload, reason, deliveries, first_seen', async () => {
@@ -402,7 +508,7 @@ describe('queue: Redis specifics', () => {
   it('acknowledges away entries deleted while pending instead of returning them', async () => {
     const { q, prefix } = await open();
     await q.init();
-    await q.enqueue(['a', 'b', 'c']);
+    await enqueueEach(q, ['a', 'b', 'c']);
     const got = await q.read('crashed', 10, 0);
     await raw.xdel(`${prefix}:events`, got[1]!.entryId);
     await sleep(5);
@@ -424,9 +530,10 @@ describe('queue: Redis specifics', () => {
   it('runs the scripts by SHA from the lua directory', async () => {
     const scripts = loadScripts();
     assert.deepEqual(scripts.map((s) => `${s.name}-${s.numberOfKeys}`).sort(), [
-      'ack-1',
-      'deadletter-2',
-      'enqueue-1',
+      'ack-2',
+      'deadletter-3',
+      'enqueue-2',
+      'read-1',
       'reclaim-1',
     ]);
     for (const s of scripts) assert.match(s.lua, /^local rcall = redis\.call$/m);

@@ -131,10 +131,12 @@ async function pendingOf(prefix: string, consumer: string): Promise<number> {
   }
 }
 
+/** Events still queued: the stream's event count (`depth` in <prefix>:counts), 0 once it is empty. */
 async function streamLength(prefix: string): Promise<number> {
   const r = new Redis(REDIS_URL);
   try {
-    return await r.xlen(`${prefix}:events`);
+    if ((await r.xlen(`${prefix}:events`)) === 0) return 0;
+    return Number(await r.hget(`${prefix}:counts`, 'depth'));
   } finally {
     r.disconnect();
   }

@@ -65,8 +65,9 @@ describe('fault: Redis down for 10 s under a steady load', () => {
     const seqs = await withRedis(c, async (r) => {
       const entries = await r.xrange(STREAM, '-', '+');
       const lastCopy = new Map<string, number>();
-      for (const [, fields] of entries) {
-        const e = JSON.parse(fields[1] ?? '{}') as { id: string; producer_seq: number };
+      // An entry holds the payloads of one enqueue call, joined with newlines.
+      for (const payload of entries.flatMap(([, fields]) => (fields[1] ?? '').split('\n'))) {
+        const e = JSON.parse(payload) as { id: string; producer_seq: number };
         // The last copy is the journal's: an enqueue that outlived its handoff timeout can
         // put an earlier copy in the stream (a duplicate the store absorbs).
         lastCopy.delete(e.id);

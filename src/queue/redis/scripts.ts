@@ -19,32 +19,47 @@ export interface LuaScript {
 
 /** The registered commands, as callable on a connection after {@link defineQueueCommands}. */
 export interface QueueCommands {
-  /** enqueue-1.lua: resolves the number of leading payloads appended. */
-  enqueue(stream: string, cap: number, ...payloads: string[]): Promise<number>;
-  /** ack-1.lua: resolves the number of entries deleted. */
-  ack(stream: string, group: string, ...ids: string[]): Promise<number>;
-  /** reclaim-1.lua: resolves `[id, payload, deliveries, …]`. */
+  /** enqueue-2.lua: resolves the number of leading events appended. */
+  enqueue(
+    stream: string,
+    counts: string,
+    cap: number,
+    ...countBodyPairs: (string | number)[]
+  ): Promise<number>;
+  /** ack-2.lua: resolves the number of events removed from the stream. */
+  ack(stream: string, counts: string, group: string, ...idCountPairs: (string | number)[]): Promise<number>;
+  /** read-1.lua: resolves `[id, body, n, …]`. */
+  read(
+    stream: string,
+    group: string,
+    consumer: string,
+    maxEvents: number,
+    perEntry: number,
+  ): Promise<(string | number)[]>;
+  /** reclaim-1.lua: resolves `[id, body, n, deliveries, …]`. */
   reclaim(
     stream: string,
     group: string,
     consumer: string,
     minIdleMs: number,
-    max: number,
+    maxEvents: number,
+    perEntry: number,
   ): Promise<(string | number)[]>;
-  /** deadletter-2.lua: resolves the number of entries moved. */
+  /** deadletter-3.lua: resolves the number of events moved. */
   deadletter(
     stream: string,
     dead: string,
+    counts: string,
     group: string,
     reason: string,
     firstSeenIso: string,
-    ...idDeliveryPairs: (string | number)[]
+    ...idIndexDeliveryTriples: (string | number)[]
   ): Promise<number>;
 }
 
 const LUA_DIR = new URL('./lua/', import.meta.url);
 const FILE_RE = /^([a-z][a-z0-9]*)-(\d+)\.lua$/;
-const REQUIRED: readonly (keyof QueueCommands)[] = ['enqueue', 'ack', 'reclaim', 'deadletter'];
+const REQUIRED: readonly (keyof QueueCommands)[] = ['enqueue', 'ack', 'read', 'reclaim', 'deadletter'];
 
 let cache: readonly LuaScript[] | undefined;
 

@@ -1,0 +1,70 @@
+--[[
+  Moves events to the dead-letter stream with a reason. Each payload is read from the event
+  stream (so it is exactly what was enqueued); an event whose entry is no longer in the
+  stream (already committed, e.g. by another worker after a reclaim) is skipped, so a
+  committed event is never dead-lettered.
+
+  An entry holding one event is acknowledged and deleted here, in the same atomic step: it
+  is never in both streams, nor in neither. An event of a multi-event entry is only copied;
+  the caller acknowledges the entry once every event in it is committed or dead-lettered.
+
+  KEYS[1]  event stream
+  KEYS[2]  dead-letter stream (same hash slot as KEYS[1] on a cluster: hash-tag the prefix)
+  KEYS[3]  counts hash (see enqueue-2.lua)
+  ARGV[1]  consumer group
+  ARGV[2]  reason
+  ARGV[3]  first_seen: ISO-8601 time of dead-lettering
+  ARGV[4..] triples: entry id, index of the event in the entry (0-based), delivery count
+
+  Returns the number of events moved.
+]]
+local rcall = redis.call
+local key, dead, counts = KEYS[1], KEYS[2], KEYS[3]
+local group, reason, firstSeen = ARGV[1], ARGV[2], ARGV[3]
+
+local function field(fields, name)
+  for j = 1, #fields, 2 do
+    if fields[j] == name then
+      return fields[j + 1]
+    end
+  end
+  return nil
+end
+
+-- The index-th payload of a body joined with "\n".
+local function nth(body, index)
+  local from = 1
+  for _ = 1, index do
+    from = string.find(body, '\n', from, true) + 1
+  end
+  local to = string.find(body, '\n', from, true)
+  return string.sub(body, from, to and to - 1 or -1)
+end
+
+local moved = 0
+for i = 4, #ARGV, 3 do
+  local id, index, deliveries = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local found = rcall('XRANGE', key, id, id)
+  if #found > 0 then
+    local fields = found[1][2]
+    local body = field(fields, 'b') or field(fields, 'e') or ''
+    local n = tonumber(field(fields, 'n') or '1')
+    local payload = body
+    if n > 1 then
+      payload = nth(body, index)
+    end
+    rcall('XADD', dead, '*', 'payload', payload, 'reason', reason, 'deliveries', deliveries,
+      'first_seen', firstSeen)
+    moved = moved + 1
+    if n == 1 then
+      rcall('XACK', key, group, id)
+      rcall('XDEL', key, id)
+      local depth = tonumber(rcall('HGET', counts, 'depth') or '1') - 1
+      if depth < 0 or rcall('XLEN', key) == 0 then
+        depth = 0
+      end
+      rcall('HSET', counts, 'depth', depth)
+    end
+  end
+end
+return moved
