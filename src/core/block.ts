@@ -138,11 +138,14 @@ export function blockBody(eventHashes: readonly string[], createdAts: readonly s
   }
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
-  createdAts.forEach((t, i) => {
-    const ms = timestampMs(t, `createdAts[${i}]`);
+  for (let i = 0; i < createdAts.length; i++) {
+    const t = createdAts[i];
+    // As timestampMs(t, `createdAts[${i}]`), without building the field name per event.
+    const ms = typeof t === 'string' ? Date.parse(t) : Number.NaN;
+    if (!Number.isFinite(ms)) throw new TypeError(`createdAts[${i}] is not a valid timestamp`);
     if (ms < first) first = ms;
     if (ms > last) last = ms;
-  });
+  }
   return {
     merkle_root: merkleRootOfHexLeaves(eventHashes).toString('hex'),
     count: eventHashes.length,

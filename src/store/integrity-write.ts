@@ -64,10 +64,18 @@ export function chainLockKey(schema: string): string {
   return `auditline:blocks:${schema}`;
 }
 
-/** Keeps the first of several events with the same (id, created_at): one row each anyway. */
-function uniqueByKey(events: readonly AuditEvent[]): AuditEvent[] {
+/**
+ * Keeps the first of several events with the same (id, created_at): one row each anyway.
+ * `sorted` is in id order, so such events have equal neighbouring ids; when no two neighbours
+ * do (the common case: duplicates only come from redelivery) it is returned as it is, without
+ * a key per event.
+ */
+export function uniqueByKey(sorted: readonly AuditEvent[]): readonly AuditEvent[] {
+  let i = 1;
+  while (i < sorted.length && sorted[i]!.id !== sorted[i - 1]!.id) i++;
+  if (i >= sorted.length) return sorted;
   const seen = new Set<string>();
-  return events.filter((e) => {
+  return sorted.filter((e) => {
     const k = `${e.id}|${Date.parse(e.created_at)}`;
     if (seen.has(k)) return false;
     seen.add(k);
@@ -88,10 +96,12 @@ async function writeFlush(
 ): Promise<number> {
   const strict = optimistic ? tx.insertRowsStrict : undefined;
   if (!options.blocks) {
-    const rows = sorted.map((event) => ({ event, blockId: null, leafIndex: null }));
-    return strict
-      ? strict(uniqueByKey(sorted).map((event) => ({ event, blockId: null, leafIndex: null })))
-      : tx.insertRows(rows);
+    const rows = (strict ? uniqueByKey(sorted) : sorted).map((event) => ({
+      event,
+      blockId: null,
+      leafIndex: null,
+    }));
+    return strict ? strict(rows) : tx.insertRows(rows);
   }
   const events = uniqueByKey(sorted);
   if (strict) {

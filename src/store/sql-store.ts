@@ -18,6 +18,7 @@ import {
   type EventRow,
   encodeCursor,
   ensurePartitionsSql,
+  MONTH_PREFIX_CHARS,
   monthOf,
   pageQuery,
   rowToEvent,
@@ -96,7 +97,12 @@ export abstract class SqlStore implements StoreAdapter {
    */
   private async ensurePartitions(events: readonly AuditEvent[]): Promise<void> {
     const missing = new Set<string>();
+    // Neighbouring events almost always share their month: build and look up a month only
+    // when the `YYYY-MM` prefix differs from the previous event's, not for every event.
+    let prefix = '';
     for (const e of events) {
+      if (prefix.length === MONTH_PREFIX_CHARS && e.created_at.startsWith(prefix)) continue;
+      prefix = e.created_at.slice(0, MONTH_PREFIX_CHARS);
       const m = monthOf(e.created_at);
       if (!this.knownMonths.has(m)) missing.add(m);
     }

@@ -154,9 +154,12 @@ export function ensurePartitionsSql(schema: string): string {
   return `SELECT "${schema}".ensure_audit_partitions($1::text[]::timestamptz[])`;
 }
 
+/** Length of the `YYYY-MM` prefix of an ISO timestamp, all that {@link monthOf} reads. */
+export const MONTH_PREFIX_CHARS = 7;
+
 /** First instant of the UTC month of an ISO timestamp, e.g. `2026-11-01T00:00:00.000Z`. */
 export function monthOf(iso: string): string {
-  return `${iso.slice(0, 7)}-01T00:00:00.000Z`;
+  return `${iso.slice(0, MONTH_PREFIX_CHARS)}-01T00:00:00.000Z`;
 }
 
 /**

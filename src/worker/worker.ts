@@ -69,6 +69,48 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** How long a partial batch waits for more entries before it is flushed. */
 const LINGER_MS = 20;
 
+/** Parsed queue entries: `events[i]` is the payload of `entries[i]` (two arrays, no object per event). */
+interface Parsed {
+  entries: QueueEntry[];
+  events: AuditEvent[];
+}
+
+/** Length of `Date#toISOString()` text for years 0–9999, e.g. `2026-11-26T18:20:11.000Z`. */
+const ISO_CHARS = 24;
+
+/**
+ * Epoch milliseconds of the earliest `created_at` among `events`, at most `now` (`now` when
+ * there are none); values that do not parse are skipped (the lag metric must not become NaN).
+ * Validation stores `created_at` as `Date#toISOString()` text, which sorts like the instants
+ * it names, so the earliest is found by comparing strings and parsed once instead of parsing
+ * every value; any other form falls back to parsing every value.
+ */
+export function oldestCreatedMs(events: readonly AuditEvent[], now: number): number {
+  let min: string | null = null;
+  for (const e of events) {
+    const t: unknown = e.created_at;
+    if (typeof t !== 'string' || t.length !== ISO_CHARS || t[10] !== 'T' || t[23] !== 'Z') {
+      return oldestByParsing(events, now);
+    }
+    if (min === null || t < min) min = t;
+  }
+  if (min === null) return now;
+  const ms = Date.parse(min);
+  // Date.parse also takes day or hour overflows (`02-31`, `T24:00`), which name later instants
+  // than their text sorts at: exact as long as the earliest text is itself canonical.
+  if (Number.isNaN(ms) || new Date(ms).toISOString() !== min) return oldestByParsing(events, now);
+  return Math.min(ms, now);
+}
+
+function oldestByParsing(events: readonly AuditEvent[], now: number): number {
+  let oldest = now;
+  for (const e of events) {
+    const ms = Date.parse(e.created_at);
+    if (ms < oldest) oldest = ms; // false for NaN: a malformed value is skipped
+  }
+  return oldest;
+}
+
 export class Worker {
   private readonly sizer: BatchSizer;
   private readonly consumer: string;
@@ -204,14 +246,18 @@ export class Worker {
   /** Commits a batch (retrying, isolating poison events), then acknowledges it. */
   private async flush(entries: QueueEntry[]): Promise<void> {
     const started = performance.now();
-    const parsed: { entry: QueueEntry; event: AuditEvent }[] = [];
+    const parsed: Parsed = { entries: [], events: [] };
     const unparseable: QueueEntry[] = [];
     for (const entry of entries) {
+      let event: AuditEvent;
       try {
-        parsed.push({ entry, event: JSON.parse(entry.payload) as AuditEvent });
+        event = JSON.parse(entry.payload) as AuditEvent;
       } catch {
         unparseable.push(entry);
+        continue;
       }
+      parsed.entries.push(entry);
+      parsed.events.push(event);
     }
     if (unparseable.length > 0) await this.deadLetter(unparseable, 'payload is not valid JSON');
     const committed = await this.commit(parsed);
@@ -220,9 +266,10 @@ export class Worker {
     this.stats.batches++;
     this.stats.lastFlushMs = elapsedMs;
     this.sizer.observeFlush(entries.length, this.stats.batchSize, elapsedMs);
-    const oldest = parsed.reduce((min, p) => Math.min(min, Date.parse(p.event.created_at)), Date.now());
+    const now = Date.now();
+    const maxLagMs = now - oldestCreatedMs(parsed.events, now);
     try {
-      this.deps.onFlush?.({ ...committed, events: parsed.length, elapsedMs, maxLagMs: Date.now() - oldest });
+      this.deps.onFlush?.({ ...committed, events: parsed.events.length, elapsedMs, maxLagMs });
     } catch {
       // metrics must never break the write path
     }
@@ -234,19 +281,17 @@ export class Worker {
    * offending events are isolated and dead-lettered, so the rest commit.
    * Returns null when it gave up because the worker is stopping.
    */
-  private async commit(
-    items: { entry: QueueEntry; event: AuditEvent }[],
-  ): Promise<{ inserted: number; duplicates: number } | null> {
-    if (items.length === 0) return { inserted: 0, duplicates: 0 };
+  private async commit(items: Parsed): Promise<{ inserted: number; duplicates: number } | null> {
+    if (items.events.length === 0) return { inserted: 0, duplicates: 0 };
     let attempt = 0;
     let unknownFailures = 0;
     for (;;) {
       let result: { inserted: number; duplicates: number };
       try {
-        result = await this.deps.store.append(items.map((i) => i.event));
+        result = await this.deps.store.append(items.events);
       } catch (err) {
         const kind = classifyError(err);
-        this.report(err, `append (${kind}, ${items.length} events)`);
+        this.report(err, `append (${kind}, ${items.events.length} events)`);
         if (kind === 'unknown') unknownFailures++;
         if (kind === 'data' || unknownFailures >= 3) return this.bisect(items, err);
         if (this.stopping && attempt >= 1 && !this.deps.config.drainOnStop) return null;
@@ -256,24 +301,25 @@ export class Worker {
       }
       this.stats.inserted += result.inserted;
       this.stats.duplicates += result.duplicates;
-      await this.ack(items.map((i) => i.entry.entryId));
+      await this.ack(items.entries.map((e) => e.entryId));
       return result;
     }
   }
 
   private async bisect(
-    items: { entry: QueueEntry; event: AuditEvent }[],
+    items: Parsed,
     err: unknown,
   ): Promise<{ inserted: number; duplicates: number } | null> {
-    if (items.length === 1) {
+    const { entries, events } = items;
+    if (entries.length === 1) {
       const message = err instanceof Error ? err.message : String(err);
-      await this.deadLetter([items[0]!.entry], `store rejected the event: ${message}`);
+      await this.deadLetter(entries, `store rejected the event: ${message}`);
       return { inserted: 0, duplicates: 0 };
     }
-    const mid = Math.ceil(items.length / 2);
-    const left = await this.commit(items.slice(0, mid));
+    const mid = Math.ceil(entries.length / 2);
+    const left = await this.commit({ entries: entries.slice(0, mid), events: events.slice(0, mid) });
     if (left === null) return null;
-    const right = await this.commit(items.slice(mid));
+    const right = await this.commit({ entries: entries.slice(mid), events: events.slice(mid) });
     if (right === null) return null;
     return { inserted: left.inserted + right.inserted, duplicates: left.duplicates + right.duplicates };
   }

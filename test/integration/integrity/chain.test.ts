@@ -251,6 +251,22 @@ describe('redelivery on PostgreSQL', () => {
   });
 });
 
+describe('a duplicate inside one fresh batch', () => {
+  it('is stored once, in one leaf (the first attempt COPYs without conflict handling)', async () => {
+    const { store } = await newPg('dupinbatch');
+    const [a, b, c] = makeEvents(3) as [AuditEvent, AuditEvent, AuditEvent];
+    // An entry redelivered before its first delivery committed lands in the same batch twice.
+    assert.deepEqual(await store.append([a, b, a, c, b]), { inserted: 3, duplicates: 2 });
+    assert.equal(await store.count(), 3);
+    const blocks = await store.integrity.blocks(0, 10);
+    assert.deepEqual(
+      blocks.map((x) => x.count),
+      [3],
+    );
+    assert.equal((await verifyIntegrity(store)).ok, true);
+  });
+});
+
 describe('signing turned on mid-chain', () => {
   it('verify with keys reports the unsigned blocks, and accepts them with allowUnsigned', async () => {
     const schema = uniqueSchema('unsigned');
