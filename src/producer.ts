@@ -21,9 +21,9 @@ import {
   EventValidationError,
   type FieldIssue,
 } from './core/errors.js';
-import type { AuditEventInput, LogOutcome, LogResult, UnhashedEvent } from './core/event.js';
+import type { AuditEventInput, LogOutcome, LogResult } from './core/event.js';
 import { newEventId } from './core/ids.js';
-import { validateEvent } from './core/validate.js';
+import { type ValidatedEvent, validateEventWithJson } from './core/validate.js';
 import { GapTracker } from './gaps.js';
 import type { JournalStatus } from './journal/index.js';
 import type { AuditLogger } from './logger-types.js';
@@ -85,7 +85,7 @@ export class Producer implements AuditLogger {
     if (this.closed) return Promise.reject(new AuditError(ErrorCodes.CLOSED, 'audit logger is closed'));
     let event: Sealed;
     try {
-      event = this.prepare(validateEvent(input, this.opts.config.validation));
+      event = this.prepare(validateEventWithJson(input, this.opts.config.validation));
     } catch (err) {
       this.counters.rejected++;
       return Promise.reject(err);
@@ -95,12 +95,12 @@ export class Producer implements AuditLogger {
 
   async logMany(inputs: readonly unknown[]): Promise<LogResult[]> {
     if (this.closed) throw new AuditError(ErrorCodes.CLOSED, 'audit logger is closed');
-    const valid: UnhashedEvent[] = [];
+    const valid: ValidatedEvent[] = [];
     const invalid: { index: number; issues: FieldIssue[] }[] = [];
     const now = Date.now();
     inputs.forEach((input, index) => {
       try {
-        valid.push(validateEvent(input, this.opts.config.validation, now));
+        valid.push(validateEventWithJson(input, this.opts.config.validation, now));
       } catch (err) {
         if (!(err instanceof EventValidationError)) throw err;
         invalid.push({ index, issues: err.issues });
@@ -155,10 +155,10 @@ export class Producer implements AuditLogger {
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
-  private prepare(e: UnhashedEvent): Sealed {
-    e.producer_id = this.producerId;
-    e.producer_seq = ++this.seq;
-    return sealAndEncode(e);
+  private prepare({ event, metadataJson }: ValidatedEvent): Sealed {
+    event.producer_id = this.producerId;
+    event.producer_seq = ++this.seq;
+    return sealAndEncode(event, metadataJson);
   }
 
   private submit({ event, payload }: Sealed, internal = false): Promise<LogResult> {
@@ -352,7 +352,7 @@ export class Producer implements AuditLogger {
   private writeGapRecords(): void {
     if (!this.gaps.pending) return;
     for (const input of this.gaps.take(this.producerId)) {
-      const event = this.prepare(validateEvent(input, this.opts.config.validation));
+      const event = this.prepare(validateEventWithJson(input, this.opts.config.validation));
       this.counters.gapRecords++;
       this.submit(event, true).catch((err) => this.report(err, 'gap record'));
     }

@@ -8,7 +8,22 @@
 import * as nodeCrypto from 'node:crypto';
 import { type AuditEvent, EVENT_SCHEMA_VERSION, type JsonValue, type UnhashedEvent } from './event.js';
 
-const str = (v: string | null): string => (v === null ? 'null' : JSON.stringify(v));
+/**
+ * Code units `JSON.stringify` escapes: controls, `"`, `\`, and surrogates (escaped when
+ * lone). Not a `u` regex: it must match single surrogate code units.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it finds
+export const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
+
+/**
+ * A string as a JSON literal, equal to `JSON.stringify(s)`. Most event strings need no
+ * escaping, and quoting them directly costs half of `JSON.stringify`.
+ */
+export function jsonString(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+const str = (v: string | null): string => (v === null ? 'null' : jsonString(v));
 
 /**
  * RFC 8785 canonical JSON of a validated JSON value: object keys sorted by UTF-16 code units
@@ -19,6 +34,7 @@ const str = (v: string | null): string => (v === null ? 'null' : JSON.stringify(
  * `canonicalize` package (by the RFC's author) is the reference it is tested against.
  */
 export function canonicalJson(value: JsonValue): string {
+  if (typeof value === 'string') return jsonString(value);
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) {
     let out = '[';
@@ -29,7 +45,7 @@ export function canonicalJson(value: JsonValue): string {
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
-    out += `${i === 0 ? '' : ','}${JSON.stringify(k)}:${canonicalJson(value[k] as JsonValue)}`;
+    out += `${i === 0 ? '' : ','}${jsonString(k)}:${canonicalJson(value[k] as JsonValue)}`;
   }
   return `${out}}`;
 }
@@ -40,19 +56,24 @@ export function canonicalJson(value: JsonValue): string {
  * code units) with `metadata` through {@link canonicalJson}.
  */
 export function canonicalForm(e: UnhashedEvent): string {
+  return canonicalFormWith(e, canonicalJson(e.metadata));
+}
+
+/** {@link canonicalForm} with the metadata's canonical text already at hand (from validation). */
+function canonicalFormWith(e: UnhashedEvent, metadataJson: string): string {
   return (
-    `{"created_at":${JSON.stringify(e.created_at)}` +
+    `{"created_at":${jsonString(e.created_at)}` +
     `,"description":${str(e.description)}` +
-    `,"event_category":${JSON.stringify(e.event_category)}` +
-    `,"event_type":${JSON.stringify(e.event_type)}` +
-    `,"id":${JSON.stringify(e.id)}` +
+    `,"event_category":${jsonString(e.event_category)}` +
+    `,"event_type":${jsonString(e.event_type)}` +
+    `,"id":${jsonString(e.id)}` +
     `,"ip_address":${str(e.ip_address)}` +
-    `,"metadata":${canonicalJson(e.metadata)}` +
+    `,"metadata":${metadataJson}` +
     `,"producer_id":${str(e.producer_id)}` +
     `,"producer_seq":${e.producer_seq === null ? 'null' : JSON.stringify(e.producer_seq)}` +
     `,"resource_id":${str(e.resource_id)}` +
     `,"resource_type":${str(e.resource_type)}` +
-    `,"tenant_id":${JSON.stringify(e.tenant_id)}` +
+    `,"tenant_id":${jsonString(e.tenant_id)}` +
     `,"user_agent":${str(e.user_agent)}` +
     `,"user_id":${str(e.user_id)}` +
     `,"v":${EVENT_SCHEMA_VERSION}}`
@@ -73,12 +94,34 @@ export function hashEvent(e: UnhashedEvent): string {
 /**
  * Seals an event and serializes it for the queue in one pass. The payload is the canonical
  * form with the hash inserted as first member: valid JSON that parses to the event (plus the
- * schema version `v`), without a second `JSON.stringify` of the whole event.
+ * schema version `v`), without a second `JSON.stringify` of the whole event. `metadataJson`
+ * must be `canonicalJson(e.metadata)`: validation produces it while checking the metadata.
  */
-export function sealAndEncode(e: UnhashedEvent): { event: AuditEvent; payload: string } {
-  const canonical = canonicalForm(e);
+export function sealAndEncode(
+  e: UnhashedEvent,
+  metadataJson: string = canonicalJson(e.metadata),
+): { event: AuditEvent; payload: string } {
+  const canonical = canonicalFormWith(e, metadataJson);
   const hash = sha256Hex(canonical);
-  return { event: { ...e, hash }, payload: `{"hash":"${hash}",${canonical.slice(1)}` };
+  // Copied field by field: `{ ...e, hash }` measured 1 µs per event, this a few ns.
+  const event: AuditEvent = {
+    id: e.id,
+    tenant_id: e.tenant_id,
+    user_id: e.user_id,
+    resource_type: e.resource_type,
+    resource_id: e.resource_id,
+    event_type: e.event_type,
+    event_category: e.event_category,
+    description: e.description,
+    metadata: e.metadata,
+    ip_address: e.ip_address,
+    user_agent: e.user_agent,
+    created_at: e.created_at,
+    producer_id: e.producer_id,
+    producer_seq: e.producer_seq,
+    hash,
+  };
+  return { event, payload: `{"hash":"${hash}",${canonical.slice(1)}` };
 }
 
 /** Returns the event with its hash attached. */

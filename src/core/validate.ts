@@ -4,6 +4,7 @@
  * always reaches `audit_logs` and its hash always verifies after the round trip.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { NEEDS_ESCAPE } from './canonical.js';
 import { ErrorCodes, EventValidationError, type FieldIssue } from './errors.js';
 import { INPUT_FIELDS, type JsonObject, STRING_LIMITS, type UnhashedEvent } from './event.js';
 import { newEventId } from './ids.js';
@@ -119,8 +120,11 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** Walks metadata; reports the first problem (path + code) or null when it is plain JSON. */
-function checkJson(value: unknown, path: string, depth: number, maxDepth: number): FieldIssue | null {
+/**
+ * Walks metadata; reports the first problem (path + code) or null when it is plain JSON.
+ * Exported for the tests that hold {@link canonicalMetadata} to it.
+ */
+export function checkJson(value: unknown, path: string, depth: number, maxDepth: number): FieldIssue | null {
   if (value === null || typeof value === 'boolean') return null;
   if (typeof value === 'string') {
     const bad = badStringReason(value);
@@ -162,6 +166,71 @@ function checkJson(value: unknown, path: string, depth: number, maxDepth: number
 }
 
 /**
+ * RFC 8785 canonical text of a JSON value (what `canonicalJson` returns), or undefined when
+ * checkJson would report a problem: it checks the same things while it writes the text.
+ */
+function serializeJson(value: unknown, depth: number, maxDepth: number): string | undefined {
+  if (typeof value === 'string') {
+    // Nearly every string is plain: no NUL, no surrogate, nothing to escape.
+    if (!NEEDS_ESCAPE.test(value)) return `"${value}"`;
+    return badStringReason(value) === null ? JSON.stringify(value) : undefined;
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : undefined;
+  if (value === null) return 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (depth > maxDepth) return undefined; // too deep, or not JSON at all: either way rejected
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const item = serializeJson(value[i], depth + 1, maxDepth);
+      if (item === undefined) return undefined;
+      out += i === 0 ? item : `,${item}`;
+    }
+    return `${out}]`;
+  }
+  if (!isPlainObject(value)) return undefined;
+  const keys = Object.keys(value).sort();
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    let key = `"${k}"`;
+    if (NEEDS_ESCAPE.test(k)) {
+      if (badStringReason(k) !== null) return undefined;
+      key = JSON.stringify(k);
+    }
+    const item = serializeJson(value[k], depth + 1, maxDepth);
+    if (item === undefined) return undefined;
+    out += `${i === 0 ? '' : ','}${key}:${item}`;
+  }
+  return `${out}}`;
+}
+
+/**
+ * Checks metadata and returns its RFC 8785 canonical text, or the problem
+ * {@link checkJson} reports. One walk replaces three (check, `JSON.stringify` for the size,
+ * `canonicalJson` for the hash); invalid metadata is walked again by checkJson, so the
+ * reported issue is the first in insertion order, as before, not in sorted key order.
+ */
+export function canonicalMetadata(value: Record<string, unknown>, maxDepth: number): string | FieldIssue {
+  const text = serializeJson(value, 1, maxDepth);
+  if (text !== undefined) return text;
+  return (
+    checkJson(value, 'metadata', 1, maxDepth) ?? {
+      // Only reachable when getters or proxies answer differently on the second walk.
+      field: 'metadata',
+      code: ErrorCodes.METADATA_TYPE,
+      message: 'changed while being validated',
+    }
+  );
+}
+
+/** A validated event and the canonical text of its metadata (sealing reuses it). */
+export interface ValidatedEvent {
+  event: UnhashedEvent;
+  metadataJson: string;
+}
+
+/**
  * Validates an input event and returns its normalized form (without hash), or throws
  * {@link EventValidationError} listing every problem found.
  */
@@ -170,6 +239,15 @@ export function validateEvent(
   options: ValidationOptions = DEFAULT_VALIDATION,
   now: number = Date.now(),
 ): UnhashedEvent {
+  return validateEventWithJson(input, options, now).event;
+}
+
+/** {@link validateEvent}, also returning the metadata's canonical text for `sealAndEncode`. */
+export function validateEventWithJson(
+  input: unknown,
+  options: ValidationOptions = DEFAULT_VALIDATION,
+  now: number = Date.now(),
+): ValidatedEvent {
   const issues: FieldIssue[] = [];
   if (!isPlainObject(input)) {
     throw new EventValidationError([
@@ -225,21 +303,29 @@ export function validateEvent(
   }
 
   let metadata: JsonObject = {};
+  let metadataJson = '{}';
   if (e.metadata !== undefined && e.metadata !== null) {
     if (!isPlainObject(e.metadata)) {
       issues.push({ field: 'metadata', code: ErrorCodes.METADATA_TYPE, message: 'must be a JSON object' });
     } else {
-      const issue = checkJson(e.metadata, 'metadata', 1, options.metadataMaxDepth);
-      if (issue) issues.push(issue);
+      const text = canonicalMetadata(e.metadata, options.metadataMaxDepth);
+      if (typeof text !== 'string') issues.push(text);
       else {
-        const bytes = Buffer.byteLength(JSON.stringify(e.metadata), 'utf8');
-        if (bytes > options.metadataMaxBytes) {
+        // The canonical text has the members JSON.stringify writes, in sorted order: the same
+        // byte count. UTF-8 needs at most 3 bytes per UTF-16 unit, so for short texts the
+        // length (a lower bound) settles it without counting.
+        const max = options.metadataMaxBytes;
+        const bytes = text.length * 3 <= max ? text.length : Buffer.byteLength(text, 'utf8');
+        if (bytes > max) {
           issues.push({
             field: 'metadata',
             code: ErrorCodes.METADATA_TOO_LARGE,
-            message: `${bytes} bytes serialized; the limit is ${options.metadataMaxBytes}`,
+            message: `${bytes} bytes serialized; the limit is ${max}`,
           });
-        } else metadata = e.metadata as JsonObject;
+        } else {
+          metadata = e.metadata as JsonObject;
+          metadataJson = text;
+        }
       }
     }
   }
@@ -266,7 +352,7 @@ export function validateEvent(
   }
 
   if (issues.length > 0) throw new EventValidationError(issues);
-  return {
+  const event: UnhashedEvent = {
     id: id ?? newEventId(),
     tenant_id: tenant ?? 'default',
     user_id: userId ?? null,
@@ -282,4 +368,5 @@ export function validateEvent(
     producer_id: null,
     producer_seq: null,
   };
+  return { event, metadataJson };
 }

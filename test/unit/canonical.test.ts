@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
-import { canonicalForm, canonicalJson, hashEvent, sealAndEncode } from '../../src/core/canonical.js';
+import {
+  canonicalForm,
+  canonicalJson,
+  hashEvent,
+  jsonString,
+  sealAndEncode,
+} from '../../src/core/canonical.js';
 import type { AuditEvent, JsonObject, UnhashedEvent } from '../../src/core/event.js';
 
 const text = fc.string({ unit: 'binary' }).filter((s) => s.isWellFormed() && !s.includes('\0'));
@@ -89,5 +95,18 @@ describe('sealAndEncode', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('jsonString', () => {
+  it('equals JSON.stringify on any string, lone surrogates and controls included', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (s) => {
+        assert.equal(jsonString(s), JSON.stringify(s));
+      }),
+      { numRuns: 3000 },
+    );
+    for (const s of ['', '"', '\\', '\u0000', '\u001f', '\u007f', '\ud800', 'a\udc00', '😀', '\u2028'])
+      assert.equal(jsonString(s), JSON.stringify(s));
   });
 });

@@ -1,8 +1,24 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hashEvent, sealEvent, verifyEventHash } from '../../src/core/canonical.js';
+import canonicalize from 'canonicalize';
+import fc from 'fast-check';
+import {
+  canonicalJson,
+  hashEvent,
+  sealAndEncode,
+  sealEvent,
+  verifyEventHash,
+} from '../../src/core/canonical.js';
 import { ErrorCodes, EventValidationError } from '../../src/core/errors.js';
-import { DEFAULT_VALIDATION, normalizeIp, validateEvent } from '../../src/core/validate.js';
+import type { JsonObject } from '../../src/core/event.js';
+import {
+  canonicalMetadata,
+  checkJson,
+  DEFAULT_VALIDATION,
+  normalizeIp,
+  validateEvent,
+  validateEventWithJson,
+} from '../../src/core/validate.js';
 
 const NOW = Date.parse('2026-06-15T12:00:00.000Z');
 
@@ -192,5 +208,108 @@ describe('canonical hash', () => {
     const sealed = sealEvent(a);
     assert.ok(verifyEventHash(sealed));
     assert.ok(!verifyEventHash({ ...sealed, description: 'changed' }));
+  });
+});
+
+describe('canonicalMetadata', () => {
+  const asObject = (v: unknown): Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : { v };
+  // Mostly JSON, with now and then a key or value checkJson rejects: NUL, lone surrogates,
+  // non-finite numbers, non-JSON types; nesting up to about 6 levels for the depth limit.
+  const text = fc.oneof(
+    { weight: 6, arbitrary: fc.string({ unit: 'binary', maxLength: 6 }) },
+    { weight: 1, arbitrary: fc.constantFrom('\0', 'a\ud800', '\udc00b', '"\\\n', '😀', '\u2028') },
+  );
+  const notJson = fc.constantFrom<unknown>(
+    undefined,
+    1n,
+    new Date(0),
+    () => 1,
+    Symbol('s'),
+    new Map(),
+    new Number(1),
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    Object.create(null),
+  );
+  const leaf = fc.oneof(
+    { weight: 12, arbitrary: fc.oneof(text, fc.double(), fc.integer(), fc.boolean(), fc.constant(null)) },
+    { weight: 1, arbitrary: notJson },
+  );
+  const { object: anything } = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, leaf, tie('array'), tie('object')),
+    array: fc.array(tie('value'), { maxLength: 4 }),
+    object: fc.dictionary(text, tie('value'), { maxKeys: 4 }),
+  })) as { object: fc.Arbitrary<Record<string, unknown>> };
+
+  it('equals canonicalJson and the RFC 8785 reference on valid JSON', () => {
+    fc.assert(
+      fc.property(fc.jsonValue().map(asObject), (v) => {
+        const text = canonicalMetadata(v, 16);
+        assert.equal(text, canonicalJson(v as JsonObject));
+        assert.equal(text, canonicalize(v));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('rejects exactly what checkJson rejects, with the same issue', () => {
+    fc.assert(
+      fc.property(anything, fc.integer({ min: 1, max: 6 }), (v, maxDepth) => {
+        const issue = checkJson(v, 'metadata', 1, maxDepth);
+        const res = canonicalMetadata(v, maxDepth);
+        if (issue) assert.deepEqual(res, issue);
+        else assert.equal(res, canonicalJson(v as JsonObject));
+      }),
+      { numRuns: 5000 },
+    );
+    const deep = (n: number): unknown => (n === 0 ? 1 : [deep(n - 1)]);
+    assert.equal(canonicalMetadata({ a: deep(15) }, 16), `{"a":${'['.repeat(15)}1${']'.repeat(15)}}`);
+    assert.equal(
+      (canonicalMetadata({ a: deep(16) }, 16) as { code: string }).code,
+      'AUDIT_ERR_METADATA_TOO_DEEP',
+    );
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    assert.equal((canonicalMetadata(cyclic, 16) as { code: string }).code, 'AUDIT_ERR_METADATA_TOO_DEEP');
+  });
+
+  it('reports the first problem in insertion order, not sorted order', () => {
+    assert.deepEqual(canonicalMetadata({ b: Number.NaN, a: undefined }, 16), {
+      field: 'metadata.b',
+      code: ErrorCodes.METADATA_TYPE,
+      message: 'numbers must be finite',
+    });
+  });
+
+  it('hands validateEvent the text sealing uses, and sizes metadata as JSON.stringify does', () => {
+    fc.assert(
+      fc.property(fc.jsonValue().map(asObject), (metadata) => {
+        const { event, metadataJson } = validateEventWithJson(
+          { event_type: 'a', metadata },
+          DEFAULT_VALIDATION,
+          NOW,
+        );
+        assert.equal(metadataJson, canonicalJson(event.metadata));
+        assert.equal(sealAndEncode(event, metadataJson).event.hash, hashEvent(event));
+        const bytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
+        const at = (metadataMaxBytes: number) => ({ ...DEFAULT_VALIDATION, metadataMaxBytes });
+        assert.deepEqual(codesOf({ event_type: 'a', metadata }, at(bytes)), []);
+        try {
+          validateEvent({ event_type: 'a', metadata }, at(bytes - 1), NOW);
+          assert.fail('accepted metadata over the limit');
+        } catch (err) {
+          assert.ok(err instanceof EventValidationError);
+          assert.deepEqual(err.issues, [
+            {
+              field: 'metadata',
+              code: ErrorCodes.METADATA_TOO_LARGE,
+              message: `${bytes} bytes serialized; the limit is ${bytes - 1}`,
+            },
+          ]);
+        }
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
