@@ -140,6 +140,9 @@ export function blockBody(eventHashes: readonly string[], createdAts: readonly s
   let last = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < createdAts.length; i++) {
     const t = createdAts[i];
+    // Leaf order is id order, and UUIDv7 ids start with their creation millisecond: runs of
+    // equal timestamps are common, and a value equal to the one checked before adds nothing.
+    if (i > 0 && t === createdAts[i - 1]) continue;
     // As timestampMs(t, `createdAts[${i}]`), without building the field name per event.
     const ms = typeof t === 'string' ? Date.parse(t) : Number.NaN;
     if (!Number.isFinite(ms)) throw new TypeError(`createdAts[${i}] is not a valid timestamp`);

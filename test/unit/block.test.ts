@@ -158,6 +158,21 @@ describe('buildBlock', () => {
     assert.throws(() => buildBlock(null, ['xyz'], ['2026-06-15T12:00:00.000Z']), TypeError);
     assert.throws(() => buildBlock(null, [sha('a')], ['not a date']), TypeError);
   });
+
+  it('checks every timestamp of a run of equal ones and after it (equal neighbours are parsed once)', () => {
+    const t = '2026-06-15T12:00:00.000Z';
+    const h = [sha('a'), sha('b'), sha('c'), sha('d')];
+    const run = buildBlock(null, h, [t, t, '2026-06-15T11:59:59.999Z', t]);
+    assert.equal(run.first_created_at, '2026-06-15T11:59:59.999Z');
+    assert.equal(run.last_created_at, t);
+    for (const bad of ['not a date', '', null, undefined, 1781524800000]) {
+      const message = /^createdAts\[2\] is not a valid timestamp$/;
+      assert.throws(() => buildBlock(null, h, [t, t, bad as string, t]), { name: 'TypeError', message });
+      const twice = [t, t, bad, bad] as string[];
+      assert.throws(() => buildBlock(null, h, twice), { name: 'TypeError', message });
+      assert.throws(() => buildBlock(null, h.slice(0, 2), [bad, bad] as string[]), TypeError);
+    }
+  });
 });
 
 describe('verifyChain', () => {
