@@ -4,7 +4,7 @@
  * always reaches `audit_logs` and its hash always verifies after the round trip.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { NEEDS_ESCAPE } from './canonical.js';
+import { NEEDS_ESCAPE, sortedKeys } from './canonical.js';
 import { ErrorCodes, EventValidationError, type FieldIssue } from './errors.js';
 import { INPUT_FIELDS, type JsonObject, STRING_LIMITS, type UnhashedEvent } from './event.js';
 import { newEventId } from './ids.js';
@@ -79,6 +79,17 @@ export function normalizeTimestamp(value: unknown): string | null {
   const y = d.getUTCFullYear();
   if (Number.isNaN(d.getTime()) || y < 1970 || y > 9999) return null;
   return d.toISOString();
+}
+
+// The default created_at: one Date and toISOString (~0.5 µs) per millisecond, not per event.
+let isoMs = Number.NaN;
+let isoText = '';
+function isoAt(ms: number): string {
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
 }
 
 function checkString(
@@ -175,7 +186,7 @@ function serializeJson(value: unknown, depth: number, maxDepth: number): string 
     if (!NEEDS_ESCAPE.test(value)) return `"${value}"`;
     return badStringReason(value) === null ? JSON.stringify(value) : undefined;
   }
-  if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : undefined;
+  if (typeof value === 'number') return Number.isFinite(value) ? `${value}` : undefined;
   if (value === null) return 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (depth > maxDepth) return undefined; // too deep, or not JSON at all: either way rejected
@@ -189,7 +200,7 @@ function serializeJson(value: unknown, depth: number, maxDepth: number): string 
     return `${out}]`;
   }
   if (!isPlainObject(value)) return undefined;
-  const keys = Object.keys(value).sort();
+  const keys = sortedKeys(value);
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
@@ -330,7 +341,7 @@ export function validateEventWithJson(
     }
   }
 
-  let createdAt: string | null = new Date(now).toISOString();
+  let createdAt: string | null = isoAt(now);
   if (e.created_at !== undefined) {
     createdAt = normalizeTimestamp(e.created_at);
     if (createdAt === null) {

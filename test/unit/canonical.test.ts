@@ -8,6 +8,7 @@ import {
   hashEvent,
   jsonString,
   sealAndEncode,
+  sortedKeys,
 } from '../../src/core/canonical.js';
 import type { AuditEvent, JsonObject, UnhashedEvent } from '../../src/core/event.js';
 
@@ -108,5 +109,28 @@ describe('jsonString', () => {
     );
     for (const s of ['', '"', '\\', '\u0000', '\u001f', '\u007f', '\ud800', 'a\udc00', '😀', '\u2028'])
       assert.equal(jsonString(s), JSON.stringify(s));
+  });
+});
+
+describe('sortedKeys', () => {
+  it('orders keys as the default sort does, for few keys and many', () => {
+    const key = fc.string({ unit: 'binary', maxLength: 4 });
+    fc.assert(
+      fc.property(fc.dictionary(key, fc.constant(0), { maxKeys: 40 }), (o) => {
+        assert.deepEqual(sortedKeys(o), Object.keys(o).sort());
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('canonicalJson numbers', () => {
+  it('writes numbers as JSON.stringify does, non-finite ones included', () => {
+    fc.assert(
+      fc.property(fc.double(), (n) => {
+        assert.equal(canonicalJson(n), JSON.stringify(n));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -19,3 +19,17 @@ describe('newEventId', () => {
     for (const id of ids.slice(0, 1000)) assert.match(id, V7);
   });
 });
+
+describe('newEventId random part', () => {
+  it('uses every hex digit in every random position, and only 8-b for the variant', () => {
+    const seen = Array.from({ length: 36 }, () => new Set<string>());
+    for (let n = 0; n < 5000; n++) {
+      const id = newEventId(1_700_000_000_000);
+      for (let i = 0; i < 36; i++) seen[i]!.add(id[i]!);
+    }
+    for (const i of [15, 16, 17, 20, 21, 22, ...Array.from({ length: 12 }, (_, k) => 24 + k)])
+      assert.equal(seen[i]!.size, 16, `position ${i}`);
+    assert.deepEqual([...seen[19]!].sort(), ['8', '9', 'a', 'b']);
+    assert.deepEqual([...seen[14]!], ['7']);
+  });
+});
