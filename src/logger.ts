@@ -104,9 +104,25 @@ export function createAuditLogger(options: AuditLoggerOptions = {}): AuditLogger
   // Surface initialisation errors through log()/close(), not as an unhandled rejection.
   ready.catch(() => {});
   let closed = false;
+  // Once every call made during initialisation has reached the producer, log() calls it
+  // directly: `await ready` cost a promise and microtask turns per event. Calls still
+  // waiting keep later ones behind them, so events reach the producer in call order.
+  let producer: Producer | null = null;
+  let waiting = 0;
   return {
-    async log(event: AuditEventInput): Promise<LogResult> {
-      return (await ready).producer.log(event);
+    log(event: AuditEventInput): Promise<LogResult> {
+      if (producer !== null) return producer.log(event);
+      waiting++;
+      return ready.then(
+        (r) => {
+          if (--waiting === 0) producer = r.producer;
+          return r.producer.log(event);
+        },
+        (err: unknown) => {
+          waiting--;
+          throw err;
+        },
+      );
     },
     async logMany(events: readonly unknown[]): Promise<LogResult[]> {
       return (await ready).producer.logMany(events);

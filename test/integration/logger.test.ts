@@ -140,6 +140,41 @@ describe('createAuditLogger', () => {
     await real.close();
   });
 
+  it('hands events to the producer in call order, during initialisation and after it', async () => {
+    const prefix = uniquePrefix('order');
+    cleanup.push(() => dropPrefix(prefix));
+    const dataDir = await mkdtemp(join(tmpdir(), 'auditline-order-'));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    const audit = createAuditLogger({
+      redisUrl: REDIS_URL,
+      databaseUrl: DATABASE_URL,
+      keyPrefix: prefix,
+      dataDir,
+    });
+    const log = (i: number) => audit.log({ event_type: 'order', metadata: { i } });
+    // Before initialisation is done (queued on it), then once it is (called directly).
+    const early = Array.from({ length: 30 }, (_, i) => log(i));
+    await early[0];
+    const late = Array.from({ length: 30 }, (_, i) => log(30 + i));
+    const results = await Promise.all([...early, ...late]);
+    assert.ok(results.every((r) => r.outcome === 'queued'));
+    await audit.close();
+    const queue = new RedisStreamsQueue({ url: REDIS_URL, keyPrefix: prefix, maxLength: 1000 });
+    const events = (await queue.read('order-check', 1000, 0)).map(
+      (e) => JSON.parse(e.payload) as { id: string; producer_seq: number; metadata: { i: number } },
+    );
+    await queue.close();
+    events.sort((a, b) => a.producer_seq - b.producer_seq);
+    assert.deepEqual(
+      events.map((e) => e.metadata.i),
+      Array.from({ length: 60 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      events.map((e) => e.id),
+      results.map((r) => r.id),
+    );
+  });
+
   it('seed preset at the cap: critical written directly, others dropped, counted and gap-recorded', async () => {
     const schema = uniqueSchema('logger');
     cleanup.push(() => dropSchema(schema));
