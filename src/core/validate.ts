@@ -323,8 +323,10 @@ export function validateEventWithJson(
       if (typeof text !== 'string') issues.push(text);
       else {
         // The canonical text has the members JSON.stringify writes, in sorted order: the same
-        // byte count. UTF-8 needs at most 3 bytes per UTF-16 unit, so for short texts the
-        // length (a lower bound) settles it without counting.
+        // byte count. (Except where JSON.stringify would call a `toJSON` method checkJson does
+        // not see — non-enumerable, or on an array: it was never stored nor hashed, and no
+        // longer counts toward the size either.) UTF-8 needs at most 3 bytes per UTF-16 unit,
+        // so for short texts the length (a lower bound) settles it without counting.
         const max = options.metadataMaxBytes;
         const bytes = text.length * 3 <= max ? text.length : Buffer.byteLength(text, 'utf8');
         if (bytes > max) {
