@@ -122,7 +122,8 @@ export function sealAndEncode(
 ): { event: AuditEvent; payload: string } {
   const canonical = canonicalFormWith(e, metadataJson);
   const hash = sha256Hex(canonical);
-  // Copied field by field: `{ ...e, hash }` measured 1 µs per event, this a few ns.
+  // Copied field by field (an event has no others): `{ ...e, hash }` measured 1 µs per
+  // event, this a few ns. Same keys in the same order as the spread gave.
   const event: AuditEvent = {
     id: e.id,
     tenant_id: e.tenant_id,

@@ -90,6 +90,8 @@ describe('sealAndEncode', () => {
       fc.property(event, (e) => {
         const { event: sealed, payload } = sealAndEncode(e);
         assert.equal(sealed.hash, hashEvent(e));
+        assert.deepEqual(Object.keys(sealed), [...Object.keys(e), 'hash']);
+        assert.deepEqual(sealed, { ...e, hash: sealed.hash });
         const { v, ...parsed } = JSON.parse(payload) as AuditEvent & { v: number };
         assert.equal(v, 1);
         assert.deepEqual(parsed, JSON.parse(JSON.stringify(sealed)));
