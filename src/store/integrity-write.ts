@@ -18,10 +18,10 @@
  * transaction is rolled back and the flush retried, so a redelivered event lands in exactly
  * one block.
  */
-import { randomUUID } from 'node:crypto';
 import { type BlockSigner, blockBody, sealBlock } from '../core/block.js';
 import { AuditError, ErrorCodes } from '../core/errors.js';
 import type { AuditEvent } from '../core/event.js';
+import { newEventId } from '../core/ids.js';
 import type { SqlTransaction } from './migrate.js';
 import type { PlacedEvent } from './sql.js';
 
@@ -58,6 +58,12 @@ class ConcurrentDuplicate extends Error {}
 
 /** Attempts per flush; each retry sees the duplicate that caused it, so two are almost always enough. */
 export const MAX_FLUSH_ATTEMPTS = 5;
+
+/**
+ * A block's id: a UUIDv7, time-ordered like event ids, so the rows' (block_id, leaf_index)
+ * index grows at its right edge instead of at a random page per flush (a v4 id did).
+ */
+const newBlockId = newEventId;
 
 /** Advisory lock key of a schema's chain (hashtext of this text). */
 export function chainLockKey(schema: string): string {
@@ -107,7 +113,7 @@ async function writeFlush(
   if (strict) {
     // First attempt: assume nothing is stored yet (duplicates only come from redelivery) and
     // skip the existence check; a duplicate aborts the COPY and the flush is retried below.
-    const blockId = randomUUID();
+    const blockId = newBlockId();
     await strict(events.map((event, leafIndex) => ({ event, blockId, leafIndex })));
     return appendBlock(tx, schema, events, blockId, options);
   }
@@ -128,7 +134,7 @@ async function writeFlush(
   const stored = new Set(existing.map((r) => `${r.id}|${r.ms}`));
   const fresh = events.filter((e) => !stored.has(`${e.id}|${Date.parse(e.created_at)}`));
   if (fresh.length === 0) return 0; // nothing inserted: no block
-  const blockId = randomUUID();
+  const blockId = newBlockId();
   // Leaf order = id order, the order the rows are inserted in (known before the insert).
   const inserted = await tx.insertRows(fresh.map((event, leafIndex) => ({ event, blockId, leafIndex })));
   if (inserted !== fresh.length) throw new ConcurrentDuplicate();
