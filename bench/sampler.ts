@@ -115,3 +115,39 @@ export async function waitForDrain(redis: Redis, key: string, timeoutMs: number)
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * Times a PING on a connection of its own every millisecond while a part runs: the Redis
+ * round trip any client sees on this machine under that load, the floor under `log()`
+ * latency (a `log()` resolves after one such round trip).
+ */
+export class RedisPingProbe {
+  private readonly samplesUs: number[] = [];
+  private running: Promise<void> | null = null;
+  private stopping = false;
+
+  constructor(private readonly redis: Redis) {}
+
+  start(): void {
+    const conn = this.redis.duplicate();
+    this.running = (async () => {
+      try {
+        while (!this.stopping) {
+          const t = performance.now();
+          await conn.ping();
+          this.samplesUs.push(Math.round((performance.now() - t) * 1000));
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      } finally {
+        conn.disconnect();
+      }
+    })();
+  }
+
+  /** Stops and returns the round trips measured, µs. */
+  async stop(): Promise<number[]> {
+    this.stopping = true;
+    await this.running;
+    return this.samplesUs;
+  }
+}

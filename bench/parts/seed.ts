@@ -16,7 +16,7 @@ import {
   startWorkers,
   stopAll,
 } from '../context.js';
-import { StreamSampler, waitForDrain } from '../sampler.js';
+import { RedisPingProbe, StreamSampler, waitForDrain } from '../sampler.js';
 import { MiB, percentile, round } from '../stats.js';
 import { mergeProducerResults, startProducers } from './producers.js';
 
@@ -39,6 +39,9 @@ export interface SeedResult {
   logP50Ms: number;
   logP99Ms: number;
   logP999Ms: number;
+  /** PING round trip on a separate connection every ms during the scenario (the floor under log()). */
+  redisPingP50Ms: number;
+  redisPingP99Ms: number;
   maxScheduleLagMs: number;
   createdToCommittedP50Ms: number;
   createdToCommittedP99Ms: number;
@@ -70,11 +73,14 @@ export async function runSeed(ctx: PartContext): Promise<SeedResult> {
     const sampler = new StreamSampler(ctx.redis, streamKey, 250);
     ctx.log(`seed: ${scale.seedRate} events/s offered for ${opts.durationS} s, ${scale.seedWorkers} workers`);
     sampler.start();
+    const probe = new RedisPingProbe(ctx.redis);
+    probe.start();
     // Paced producers stop by themselves after the duration; `stop` only collects.
     const results = await Promise.all(
       producers.map((p) => p.next('produced', opts.durationS * 1000 + 120_000)),
     );
     const produced = mergeProducerResults(results.map((r) => r.result));
+    const pings = await probe.stop();
     await waitForDrain(ctx.redis, streamKey, scale.drainTimeoutMs);
     sampler.stop();
     const workerRss = workers.map((w) => w.peakRssMiB());
@@ -103,6 +109,8 @@ export async function runSeed(ctx: PartContext): Promise<SeedResult> {
       logP50Ms: round(percentile(lat, 50) / 1000, 3),
       logP99Ms: round(percentile(lat, 99) / 1000, 3),
       logP999Ms: round(percentile(lat, 99.9) / 1000, 3),
+      redisPingP50Ms: round(percentile(pings, 50) / 1000, 3),
+      redisPingP99Ms: round(percentile(pings, 99) / 1000, 3),
       maxScheduleLagMs: produced.maxScheduleLagMs,
       createdToCommittedP50Ms: round(Number(lag.rows[0]?.p50 ?? Number.NaN), 1),
       createdToCommittedP99Ms: round(Number(lag.rows[0]?.p99 ?? Number.NaN), 1),
