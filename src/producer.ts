@@ -21,7 +21,7 @@ import {
   EventValidationError,
   type FieldIssue,
 } from './core/errors.js';
-import type { AuditEventInput, LogOutcome, LogResult } from './core/event.js';
+import type { AuditEvent, AuditEventInput, LogOutcome, LogResult } from './core/event.js';
 import { newEventId } from './core/ids.js';
 import { type ValidatedEvent, validateEventWithJson } from './core/validate.js';
 import { GapTracker } from './gaps.js';
@@ -328,7 +328,10 @@ export class Producer implements AuditLogger {
         this.store = null; // try to open it again next time
         throw err;
       });
-      await (await this.store).append(items.map((p) => p.event));
+      // From the payload, not from p.event: the event object still references the caller's
+      // metadata object, which the caller may have changed since log() sealed it (the
+      // stored row must be what was hashed; found by a test that mutates it).
+      await (await this.store).append(items.map((p) => JSON.parse(p.payload) as AuditEvent));
       for (const p of items) this.settle(p, 'direct');
     } catch (err) {
       this.counters.directFailures += items.length;

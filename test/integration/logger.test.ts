@@ -220,6 +220,44 @@ describe('createAuditLogger', () => {
     assert.deepEqual(direct.sort(), critical.map((r) => r.id).sort());
   });
 
+  it('a direct write stores the event as sealed, even if the caller changes its metadata object after log()', async () => {
+    const schema = uniqueSchema('logger');
+    cleanup.push(() => dropSchema(schema));
+    const migrator = new PostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 });
+    await migrator.migrate();
+    await migrator.close();
+    const prefix = uniquePrefix('direct');
+    cleanup.push(() => dropPrefix(prefix));
+    const dataDir = await mkdtemp(join(tmpdir(), 'auditline-direct-'));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    const audit = createAuditLogger({
+      redisUrl: REDIS_URL,
+      databaseUrl: DATABASE_URL,
+      schema,
+      keyPrefix: prefix,
+      dataDir,
+      queueMaxLength: 1,
+      overflow: parseOverflow('critical=direct,*=spill'),
+    });
+    assert.equal((await audit.log({ event_type: 'fill' })).outcome, 'queued');
+    const metadata = { amount: 100, approver: 'alice' };
+    const pending = audit.log({ event_type: 'refund', event_category: 'critical', metadata });
+    // The caller reuses its object before the (asynchronous) direct write has happened.
+    metadata.amount = 999_999;
+    metadata.approver = 'mallory';
+    const result = await pending;
+    assert.equal(result.outcome, 'direct');
+    await audit.close();
+    const store = new PostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 });
+    cleanup.push(() => store.close());
+    const page = await store.query({ tenant_id: 'default', event_type: 'refund' }, { limit: 10 });
+    assert.equal(page.events.length, 1);
+    const stored = page.events[0]!;
+    assert.deepEqual(stored.metadata, { amount: 100, approver: 'alice' });
+    assert.equal(stored.hash, result.hash);
+    assert.ok(verifyEventHash(stored), 'the stored row matches the hash the caller was given');
+  });
+
   it('default policy at the cap: nothing dropped, overflow spilled to the journal and replayed once there is room', async () => {
     const queue = redisQueue(10);
     await queue.init();
