@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 
 /** One script file. */
 export interface LuaScript {
-  /** Command name registered on the connection, e.g. `enqueue` for `enqueue-1.lua`. */
+  /** Command name registered on the connection, e.g. `enqueue` for `enqueue-2.lua`. */
   name: string;
   numberOfKeys: number;
   lua: string;
