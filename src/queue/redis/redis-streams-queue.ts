@@ -388,10 +388,11 @@ export class RedisStreamsQueue implements QueueAdapter {
   }
 
   /**
-   * One pipelined round trip: XLEN of both streams and the event count, `XINFO GROUPS` (its `lag` field needs
-   * Redis 7), the `XPENDING` summary and `XINFO CONSUMERS`. The oldest pending age is taken
-   * from the smallest pending id's millisecond part against the server's `TIME`, so the
-   * reader's clock does not matter. A missing stream or group reads as empty.
+   * One pipelined round trip: XLEN of both streams and the event count, `XINFO GROUPS`
+   * (its `lag` field needs Redis 7), the `XPENDING` summary and `XINFO CONSUMERS`. The
+   * oldest pending age is taken from the smallest pending id's millisecond part against the
+   * server's `TIME`, so the reader's clock does not matter. A missing stream or group reads
+   * as empty.
    */
   async inspect(): Promise<QueueInspection> {
     this.assertOpen();
