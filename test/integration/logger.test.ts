@@ -175,7 +175,11 @@ describe('createAuditLogger', () => {
     );
   });
 
-  it('seed preset at the cap: critical written directly, others dropped, counted and gap-recorded', async () => {
+  /**
+   * A distributed logger on its own migrated schema, key prefix and data directory (all
+   * removed after the suite), with a small queue cap and the given overflow policy.
+   */
+  async function cappedLogger(queueMaxLength: number, overflow: string) {
     const schema = uniqueSchema('logger');
     cleanup.push(() => dropSchema(schema));
     const store = new PostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 });
@@ -191,9 +195,14 @@ describe('createAuditLogger', () => {
       schema,
       keyPrefix: prefix,
       dataDir,
-      queueMaxLength: 10,
-      overflow: parseOverflow('seed'),
+      queueMaxLength,
+      overflow: parseOverflow(overflow),
     });
+    return { audit, schema };
+  }
+
+  it('seed preset at the cap: critical written directly, others dropped, counted and gap-recorded', async () => {
+    const { audit, schema } = await cappedLogger(10, 'seed');
     const first = await Promise.all(Array.from({ length: 10 }, () => audit.log({ event_type: 'fill' })));
     assert.ok(first.every((r) => r.outcome === 'queued'));
     const info = await Promise.all(Array.from({ length: 5 }, () => audit.log({ event_type: 'overflow' })));
@@ -221,24 +230,7 @@ describe('createAuditLogger', () => {
   });
 
   it('a direct write stores the event as sealed, even if the caller changes its metadata object after log()', async () => {
-    const schema = uniqueSchema('logger');
-    cleanup.push(() => dropSchema(schema));
-    const migrator = new PostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 });
-    await migrator.migrate();
-    await migrator.close();
-    const prefix = uniquePrefix('direct');
-    cleanup.push(() => dropPrefix(prefix));
-    const dataDir = await mkdtemp(join(tmpdir(), 'auditline-direct-'));
-    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
-    const audit = createAuditLogger({
-      redisUrl: REDIS_URL,
-      databaseUrl: DATABASE_URL,
-      schema,
-      keyPrefix: prefix,
-      dataDir,
-      queueMaxLength: 1,
-      overflow: parseOverflow('critical=direct,*=spill'),
-    });
+    const { audit, schema } = await cappedLogger(1, 'critical=direct,*=spill');
     assert.equal((await audit.log({ event_type: 'fill' })).outcome, 'queued');
     const metadata = { amount: 100, approver: 'alice' };
     const pending = audit.log({ event_type: 'refund', event_category: 'critical', metadata });

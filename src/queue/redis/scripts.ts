@@ -4,7 +4,8 @@
  * connection with ioredis `defineCommand`, which calls them by SHA (EVALSHA) and loads them
  * on NOSCRIPT. The directory is resolved from this module's URL, so the same code finds
  * `src/queue/redis/lua` under tsx and `dist/queue/redis/lua` after `npm run build`
- * (scripts/copy-assets.mjs copies it).
+ * (scripts/copy-assets.mjs copies it). Helpers shared by several scripts live in
+ * `./lua/includes/` and are pasted in where a script says `--- @include "name"`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
@@ -61,6 +62,18 @@ const LUA_DIR = new URL('./lua/', import.meta.url);
 const FILE_RE = /^([a-z][a-z0-9]*)-(\d+)\.lua$/;
 const REQUIRED: readonly (keyof QueueCommands)[] = ['enqueue', 'ack', 'read', 'reclaim', 'deadletter'];
 
+const INCLUDE_RE = /^--- @include "([a-z][a-z0-9]*)"$/gm;
+
+/**
+ * Replaces each `--- @include "name"` line (bullmq's convention) with `includes/name.lua`:
+ * Redis runs every script on its own, so helpers several scripts share are pasted in.
+ */
+function withIncludes(lua: string): string {
+  return lua.replace(INCLUDE_RE, (_line, name: string) =>
+    readFileSync(new URL(`includes/${name}.lua`, LUA_DIR), 'utf8').trimEnd(),
+  );
+}
+
 let cache: readonly LuaScript[] | undefined;
 
 /** Reads every script in the `lua` directory (once per process). */
@@ -73,7 +86,7 @@ export function loadScripts(): readonly LuaScript[] {
     scripts.push({
       name: m[1]!,
       numberOfKeys: Number(m[2]),
-      lua: readFileSync(new URL(file, LUA_DIR), 'utf8'),
+      lua: withIncludes(readFileSync(new URL(file, LUA_DIR), 'utf8')),
     });
   }
   // A missing file would otherwise surface later as "x is not a function" mid-request.

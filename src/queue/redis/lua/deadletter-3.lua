@@ -18,18 +18,10 @@
 
   Returns the number of events moved.
 ]]
+--- @include "entry"
 local rcall = redis.call
 local key, dead, counts = KEYS[1], KEYS[2], KEYS[3]
 local group, reason, firstSeen = ARGV[1], ARGV[2], ARGV[3]
-
-local function field(fields, name)
-  for j = 1, #fields, 2 do
-    if fields[j] == name then
-      return fields[j + 1]
-    end
-  end
-  return nil
-end
 
 -- The index-th payload of a body joined with "\n".
 local function nth(body, index)
@@ -46,9 +38,7 @@ for i = 4, #ARGV, 3 do
   local id, index, deliveries = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local found = rcall('XRANGE', key, id, id)
   if #found > 0 then
-    local fields = found[1][2]
-    local body = field(fields, 'b') or field(fields, 'e') or ''
-    local n = tonumber(field(fields, 'n') or '1')
+    local body, n = entryOf(found[1][2])
     local payload = body
     if n > 1 then
       payload = nth(body, index)

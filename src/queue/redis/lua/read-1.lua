@@ -13,6 +13,7 @@
 
   Returns a flat array: id1, body1, n1, id2, ... (body and n as in enqueue-2.lua)
 ]]
+--- @include "entry"
 local rcall = redis.call
 local key, group, consumer = KEYS[1], ARGV[1], ARGV[2]
 local left, perEntry = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -22,16 +23,8 @@ while left > 0 do
   local reply = rcall('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', key, '>')
   local entries = reply and reply[1] and reply[1][2] or {}
   for i = 1, #entries do
-    local id, fields = entries[i][1], entries[i][2]
-    local body, n = '', 1
-    for j = 1, #fields, 2 do
-      local f = fields[j]
-      if f == 'b' or f == 'e' then
-        body = fields[j + 1]
-      elseif f == 'n' then
-        n = tonumber(fields[j + 1])
-      end
-    end
+    local id = entries[i][1]
+    local body, n = entryOf(entries[i][2])
     out[#out + 1] = id
     out[#out + 1] = body
     out[#out + 1] = n

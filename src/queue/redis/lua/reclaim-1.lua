@@ -19,6 +19,7 @@
 
   Returns a flat array: id1, body1, n1, deliveries1, id2, ... (body and n as in enqueue-2.lua)
 ]]
+--- @include "entry"
 local rcall = redis.call
 local key, group, consumer, minIdle = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local remaining = tonumber(ARGV[4])
@@ -42,15 +43,7 @@ repeat
   for i = 1, #entries do
     local id, fields = entries[i][1], entries[i][2]
     if fields then
-      local body, n = '', 1
-      for j = 1, #fields, 2 do
-        local f = fields[j]
-        if f == 'b' or f == 'e' then
-          body = fields[j + 1]
-        elseif f == 'n' then
-          n = tonumber(fields[j + 1])
-        end
-      end
+      local body, n = entryOf(fields)
       local pending = rcall('XPENDING', key, group, id, id, 1)
       out[#out + 1] = id
       out[#out + 1] = body
