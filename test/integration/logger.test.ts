@@ -15,6 +15,7 @@ import {
   ErrorCodes,
   EventValidationError,
 } from '../../src/core/errors.js';
+import type { LogResult } from '../../src/core/event.js';
 import { createAuditLogger } from '../../src/logger.js';
 import { Producer } from '../../src/producer.js';
 import type { QueueAdapter } from '../../src/queue/port.js';
@@ -248,6 +249,69 @@ describe('createAuditLogger', () => {
     assert.deepEqual(stored.metadata, { amount: 100, approver: 'alice' });
     assert.equal(stored.hash, result.hash);
     assert.ok(verifyEventHash(stored), 'the stored row matches the hash the caller was given');
+  });
+
+  it('journal full: overflow beyond the journal cap is written directly (journalFallback direct), nothing lost', async () => {
+    const queue = redisQueue(10);
+    await queue.init();
+    const schema = uniqueSchema('logger');
+    cleanup.push(() => dropSchema(schema));
+    const migrator = new PostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 });
+    await migrator.migrate();
+    await migrator.close();
+    const dir = await mkdtemp(join(tmpdir(), 'auditline-jfull-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const config = loadConfig({
+      redisUrl: null,
+      databaseUrl: null,
+      dataDir: dir,
+      queueMaxLength: 10,
+      journalMaxBytes: 1024 * 1024, // the smallest cap allowed
+      journalFallback: 'direct',
+    });
+    const journal = await openSpillJournal(config);
+    const producer = new Producer({
+      config,
+      queue,
+      journal,
+      directStore: async () => new PostgresStore({ connectionString: DATABASE_URL, schema, poolSize: 1 }),
+    });
+    cleanup.push(async () => {
+      await producer.close();
+      await queue.close();
+    });
+    // ~4 KiB per event: the 1 MiB journal is full after a few hundred.
+    const padding = 'x'.repeat(4096);
+    // In rounds of 20: the journal takes or refuses one handed-off chunk whole.
+    const results: LogResult[] = [];
+    for (let round = 0; round < 20; round++) {
+      results.push(
+        ...(await Promise.all(
+          Array.from({ length: 20 }, (_, k) =>
+            producer.log({ event_type: 'x', metadata: { i: round * 20 + k, padding } }),
+          ),
+        )),
+      );
+    }
+    const by = (o: string) => results.filter((r) => r.outcome === o).map((r) => r.id);
+    assert.equal(by('queued').length, 10);
+    assert.ok(by('spilled').length > 50, `some spilled (${by('spilled').length})`);
+    assert.ok(by('direct').length > 50, `the rest written directly (${by('direct').length})`);
+    assert.equal(
+      by('queued').length + by('spilled').length + by('direct').length,
+      400,
+      'every event has a home',
+    );
+    assert.ok(producer.stats().journalFallbacks >= by('direct').length);
+    assert.equal(await producer.journalBacklog(), by('spilled').length);
+    const stored = await sql<{ id: string }>(`SELECT id::text FROM "${schema}".audit_logs`);
+    assert.deepEqual(
+      stored.map((r) => r.id).sort(),
+      by('direct').sort(),
+      'exactly the direct ones are in the table',
+    );
+    await producer.close();
+    await queue.close();
   });
 
   it('default policy at the cap: nothing dropped, overflow spilled to the journal and replayed once there is room', async () => {
