@@ -480,6 +480,22 @@ describe('queue: Redis specifics', () => {
     assert.equal(await q.depth(), 0);
   });
 
+  it('counts old-format entries by XLEN when they are acknowledged or dead-lettered before any enqueue', async () => {
+    const { q, prefix } = await open(10);
+    await q.init();
+    for (const p of ['old-1', 'old-2', 'old-3']) await raw.xadd(`${prefix}:events`, '*', 'e', p);
+    const got = await q.read('c1', 10, 0);
+    await q.ack([got[0]!.entryId]);
+    assert.equal(await q.depth(), 2, 'no counter yet: what is left, by XLEN');
+    await q.deadLetter([got[1]!], 'bad');
+    assert.equal(await q.depth(), 1);
+    assert.deepEqual(
+      await q.enqueue(texts(10)),
+      [...Array(9).fill('queued'), 'full'],
+      'the cap sees the old entry that is left',
+    );
+  });
+
   it('an emptied stream holds no events whatever its counter says', async () => {
     const { q, prefix } = await open(2);
     await q.init();

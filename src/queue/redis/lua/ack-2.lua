@@ -17,14 +17,15 @@
   removes them all; otherwise each entry is deleted on its own to learn which ones still
   existed.
 ]]
+--- @include "depth"
 local rcall = redis.call
 local key, counts, group = KEYS[1], KEYS[2], ARGV[1]
 -- unpack() is limited by the Lua C stack (~8000 values): pass ids in slices.
 local SLICE = 1000
 local removed = 0
-local pairs = (#ARGV - 1) / 2
-for first = 0, pairs - 1, SLICE do
-  local last = math.min(first + SLICE, pairs) - 1
+local entries = (#ARGV - 1) / 2
+for first = 0, entries - 1, SLICE do
+  local last = math.min(first + SLICE, entries) - 1
   local ids, events = {}, 0
   for p = first, last do
     ids[#ids + 1] = ARGV[2 + 2 * p]
@@ -42,10 +43,6 @@ for first = 0, pairs - 1, SLICE do
   end
 end
 if removed > 0 then
-  local depth = tonumber(rcall('HGET', counts, 'depth') or '0') - removed
-  if depth < 0 or rcall('XLEN', key) == 0 then
-    depth = 0
-  end
-  rcall('HSET', counts, 'depth', depth)
+  rcall('HSET', counts, 'depth', depthAfter(key, counts, removed))
 end
 return removed

@@ -19,6 +19,7 @@
   Returns the number of events moved.
 ]]
 --- @include "entry"
+--- @include "depth"
 local rcall = redis.call
 local key, dead, counts = KEYS[1], KEYS[2], KEYS[3]
 local group, reason, firstSeen = ARGV[1], ARGV[2], ARGV[3]
@@ -49,11 +50,7 @@ for i = 4, #ARGV, 3 do
     if n == 1 then
       rcall('XACK', key, group, id)
       rcall('XDEL', key, id)
-      local depth = tonumber(rcall('HGET', counts, 'depth') or '1') - 1
-      if depth < 0 or rcall('XLEN', key) == 0 then
-        depth = 0
-      end
-      rcall('HSET', counts, 'depth', depth)
+      rcall('HSET', counts, 'depth', depthAfter(key, counts, 1))
     end
   end
 end
