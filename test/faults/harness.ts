@@ -11,9 +11,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import pg from 'pg';
+import type pg from 'pg';
 import type { LogOutcome, LogResult } from '../../src/core/event.js';
 import { PostgresStore } from '../../src/store/postgres/index.js';
+import { sql } from '../helpers/env.js';
 import { type Spawned, spawnCli, waitUntil } from '../helpers/processes.js';
 import { startPostgres, startRedis, type ThrowawayServer } from '../helpers/throwaway.js';
 
@@ -162,15 +163,9 @@ export async function produceAtRate(
   return calls;
 }
 
-/** Runs one query on a fresh connection. */
-export async function query<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []) {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(text, params)).rows;
-  } finally {
-    await c.end();
-  }
+/** Runs one query on a fresh connection to the cluster's own PostgreSQL at `url`. */
+export function query<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []) {
+  return sql<T>(text, params, url);
 }
 
 export async function rowCount(c: Cluster): Promise<number> {
