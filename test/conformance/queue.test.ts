@@ -467,6 +467,24 @@ describe('queue: Redis specifics', () => {
     assert.deepEqual(await rescuer.reclaim('third', 0, 10), []);
   });
 
+  it('dead-lettering the last open event of an entry removes the entry in the same step; repeating it copies nothing', async () => {
+    const { q, prefix } = await open();
+    await q.init();
+    await q.enqueue(['a', 'poison', 'c']);
+    const got = await q.read('c1', 10, 0);
+    await q.ack([got[0]!.entryId, got[2]!.entryId]);
+    assert.equal(await raw.xlen(`${prefix}:events`), 1, 'the entry waits for its last event');
+    await q.deadLetter([got[1]!], 'bad');
+    assert.equal(await raw.xlen(`${prefix}:events`), 0);
+    assert.equal(await q.depth(), 0);
+    // A caller retrying after a lost reply finds the entry gone: no second dead letter.
+    await q.deadLetter([got[1]!], 'bad');
+    assert.deepEqual(
+      (await q.listDeadLetters(10)).map((d) => d.payload),
+      ['poison'],
+    );
+  });
+
   it('reads entries of the one-event-per-entry format (field e), counted by XLEN', async () => {
     const { q, prefix } = await open(3);
     await q.init();

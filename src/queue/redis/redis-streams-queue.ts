@@ -309,14 +309,34 @@ export class RedisStreamsQueue implements QueueAdapter {
   async deadLetter(entries: readonly QueueEntry[], reason: string): Promise<void> {
     this.assertOpen();
     const firstSeen = new Date().toISOString();
-    try {
-      for (const part of chunks(entries, DEAD_CHUNK)) {
-        const triples = part.flatMap((e) => {
-          const slash = e.entryId.indexOf('/');
-          return slash < 0
-            ? [e.entryId, 0, e.deliveries]
-            : [e.entryId.slice(0, slash), Number(e.entryId.slice(slash + 1)), e.deliveries];
-        });
+    for (const part of chunks(entries, DEAD_CHUNK)) {
+      const triples: (string | number)[] = [];
+      // Events of multi-event entries, by entry: done once the script has copied them.
+      const marks = new Map<string, number[]>();
+      for (const e of part) {
+        const slash = e.entryId.indexOf('/');
+        if (slash < 0) {
+          triples.push(e.entryId, 0, e.deliveries);
+          continue;
+        }
+        const streamId = e.entryId.slice(0, slash);
+        const index = Number(e.entryId.slice(slash + 1));
+        triples.push(streamId, index, e.deliveries);
+        const list = marks.get(streamId) ?? [];
+        list.push(index);
+        marks.set(streamId, list);
+      }
+      // Entries this call completes are acknowledged by the same script, atomically: a
+      // separate ack that failed made the caller retry the whole dead-lettering, which
+      // copied the events into the dead-letter stream a second time.
+      const completes: (string | number)[] = [];
+      for (const [streamId, indexes] of marks) {
+        const entry = this.open.get(streamId);
+        if (!entry) continue;
+        const newlyDone = new Set(indexes.filter((i) => entry.done[i] === 0)).size;
+        if (entry.left - newlyDone === 0) completes.push(streamId, entry.n);
+      }
+      try {
         await this.cmd.deadletter(
           this.streamKey,
           this.deadKey,
@@ -324,16 +344,25 @@ export class RedisStreamsQueue implements QueueAdapter {
           this.group,
           reason,
           firstSeen,
+          triples.length / 3,
           ...triples,
+          ...completes,
         );
+      } catch (err) {
+        throw unavailable('deadLetter', err); // nothing marked: a retry redoes this chunk
       }
-    } catch (err) {
-      throw unavailable('deadLetter', err);
+      for (const [streamId, indexes] of marks) {
+        const entry = this.open.get(streamId);
+        if (!entry) continue;
+        for (const i of indexes) {
+          if (entry.done[i] === 0) {
+            entry.done[i] = 1;
+            entry.left--;
+          }
+        }
+        if (entry.left === 0) this.open.delete(streamId);
+      }
     }
-    // Single-event entries left the stream in the script; an event of a multi-event entry
-    // is done, and its entry goes when its last event is.
-    const ofMulti = entries.filter((e) => e.entryId.includes('/')).map((e) => e.entryId);
-    if (ofMulti.length > 0) await this.ack(ofMulti);
   }
 
   async listDeadLetters(max: number): Promise<DeadLetter[]> {

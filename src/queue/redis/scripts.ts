@@ -54,7 +54,8 @@ export interface QueueCommands {
     group: string,
     reason: string,
     firstSeenIso: string,
-    ...idIndexDeliveryTriples: (string | number)[]
+    tripleCount: number,
+    ...triplesThenCompletedPairs: (string | number)[]
   ): Promise<number>;
 }
 

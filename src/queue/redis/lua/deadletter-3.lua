@@ -6,7 +6,9 @@
 
   An entry holding one event is acknowledged and deleted here, in the same atomic step: it
   is never in both streams, nor in neither. An event of a multi-event entry is only copied;
-  the caller acknowledges the entry once every event in it is committed or dead-lettered.
+  its entry is acknowledged and deleted once every event in it is committed or
+  dead-lettered: by ack-2.lua, or here, in the same step, when the caller names it among
+  the entries this call completes.
 
   KEYS[1]  event stream
   KEYS[2]  dead-letter stream (same hash slot as KEYS[1] on a cluster: hash-tag the prefix)
@@ -14,7 +16,9 @@
   ARGV[1]  consumer group
   ARGV[2]  reason
   ARGV[3]  first_seen: ISO-8601 time of dead-lettering
-  ARGV[4..] triples: entry id, index of the event in the entry (0-based), delivery count
+  ARGV[4]  number of triples that follow
+  ARGV[5..] triples: entry id, index of the event in the entry (0-based), delivery count;
+           then pairs: id of a multi-event entry this call completes, events it holds
 
   Returns the number of events moved.
 ]]
@@ -34,8 +38,9 @@ local function nth(body, index)
   return string.sub(body, from, to and to - 1 or -1)
 end
 
-local moved = 0
-for i = 4, #ARGV, 3 do
+local moved, removed = 0, 0
+local afterTriples = 5 + 3 * tonumber(ARGV[4])
+for i = 5, afterTriples - 1, 3 do
   local id, index, deliveries = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local found = rcall('XRANGE', key, id, id)
   if #found > 0 then
@@ -49,9 +54,17 @@ for i = 4, #ARGV, 3 do
     moved = moved + 1
     if n == 1 then
       rcall('XACK', key, group, id)
-      rcall('XDEL', key, id)
-      rcall('HSET', counts, 'depth', depthAfter(key, counts, 1))
+      removed = removed + rcall('XDEL', key, id)
     end
   end
+end
+for i = afterTriples, #ARGV, 2 do
+  rcall('XACK', key, group, ARGV[i])
+  if rcall('XDEL', key, ARGV[i]) == 1 then
+    removed = removed + tonumber(ARGV[i + 1])
+  end
+end
+if removed > 0 then
+  rcall('HSET', counts, 'depth', depthAfter(key, counts, removed))
 end
 return moved
